@@ -1,6 +1,7 @@
 """Video models: a 3D ResNet with pluggable attention, named builders and a registry."""
 
 from a2video.models import builders as _builders  # noqa: F401  (registers the builders)
+from a2video.models import variants as _variants  # noqa: F401  (registers the other attention designs)
 from a2video.models.registry import create_model, get_builder, list_models, register_model
 from a2video.models.resnet3d import Bottleneck3d, ResNet3d
 

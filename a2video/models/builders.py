@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 from a2video.layers import DoubleAttention3d, NonLocal3d
 from a2video.models.registry import register_model
-from a2video.models.resnet3d import I3D_R50_TEMPORAL, ResNet3d
+from a2video.models.resnet3d import I3D_R50_TEMPORAL, BlockFactory, ResNet3d
 
 R50_LAYERS = (3, 4, 6, 3)
 R50_PLACEMENT = {"res3": (1, 3), "res4": (1, 3, 5)}
@@ -27,6 +27,12 @@ def _resnet3d(layers, temporal, imagenet_arch: str | None, **kwargs) -> ResNet3d
     model = ResNet3d(layers=layers, temporal_kernels=temporal, **kwargs)
     model.imagenet_arch = imagenet_arch  # which torchvision 2D net can be inflated into it
     return model
+
+
+def _attention_r50(block: BlockFactory, placement: Mapping[str, Sequence[int]], **kwargs) -> ResNet3d:
+    """I3D-R50 (ImageNet-inflatable) with ``block`` after the units named in ``placement``."""
+    return _resnet3d(R50_LAYERS, I3D_R50_TEMPORAL, "resnet50", attention_layer=block,
+                     attention_placement=placement, **kwargs)
 
 
 @register_model
@@ -49,9 +55,8 @@ def a2net_r50(
 ) -> ResNet3d:
     """A²-Net ResNet-50: I3D-R50 with five double-attention blocks, m = n = c / ``reduction``."""
     block = partial(_double_attention, reduction=reduction, association=association)
-    return _resnet3d(R50_LAYERS, I3D_R50_TEMPORAL, "resnet50", num_classes=num_classes,
-                     base_width=base_width, dropout=dropout, attention_layer=block,
-                     attention_placement=attention_placement, **kwargs)
+    return _attention_r50(block, attention_placement, num_classes=num_classes, base_width=base_width,
+                          dropout=dropout, **kwargs)
 
 
 @register_model
@@ -66,9 +71,8 @@ def nl_r50(
 ) -> ResNet3d:
     """Non-local ResNet-50: I3D-R50 with five embedded-Gaussian non-local blocks at the A² places."""
     block = partial(NonLocal3d, subsample=subsample)
-    return _resnet3d(R50_LAYERS, I3D_R50_TEMPORAL, "resnet50", num_classes=num_classes,
-                     base_width=base_width, dropout=dropout, attention_layer=block,
-                     attention_placement=attention_placement, **kwargs)
+    return _attention_r50(block, attention_placement, num_classes=num_classes, base_width=base_width,
+                          dropout=dropout, **kwargs)
 
 
 @register_model
