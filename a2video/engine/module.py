@@ -1,0 +1,309 @@
+"""The Lightning module: model, loss, optimiser and schedule, multi-view validation and testing.
+
+Multi-GPU/multi-node DDP, mixed precision, gradient clipping and SyncBatchNorm are Lightning
+Trainer flags (``strategy``, ``devices``, ``num_nodes``, ``precision``, ``gradient_clip_val``,
+``sync_batchnorm``); nothing here re-implements them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from typing import Any, Literal
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from a2video.engine.finetune import load_backbone_weights
+from a2video.errors import A2VideoError
+from a2video.models import create_model
+
+log = logging.getLogger(__name__)
+
+
+class VideoClassifier(pl.LightningModule):
+    """Train, validate and test a video classifier from :func:`a2video.models.create_model`.
+
+    Args:
+        model: registered model name (``a2video flops --list`` shows them).
+        num_classes: classifier outputs; taken from the data module's classes file when None.
+        base_width: model width (64 = the real ResNet; smaller for toy runs).
+        dropout: dropout before the classifier.
+        pretrained: 2D ImageNet weights to inflate: "imagenet" or a path to a ResNet state dict.
+        init_from: a checkpoint of this toolkit (``.ckpt``) or a plain 3D state dict to start from,
+            e.g. a Kinetics model for UCF-101 fine-tuning; its classifier is replaced when the
+            number of classes differs (or always, with ``replace_classifier``).
+        replace_classifier: start the classifier from scratch even if the shapes would fit.
+        model_kwargs: further builder arguments (``attention_placement``, ``reduction``, ...).
+        lr: learning rate for ``reference_batch_size`` clips; scaled linearly with the global batch.
+        reference_batch_size: the batch ``lr`` is quoted for (64 in the Kinetics recipes).
+        momentum: SGD momentum.
+        nesterov: Nesterov momentum.
+        weight_decay: L2 penalty on weights; norm parameters and biases get none.
+        backbone_lr_mult: learning rate of everything but the classifier, as a multiple of ``lr``
+            (0.2 is the usual fine-tuning setting; 1.0 trains all at the same rate).
+        schedule: "cosine" (to ``min_lr_ratio`` of the peak) or "step" (× ``step_gamma`` at
+            ``step_epochs``), both after a linear warm-up.
+        warmup_epochs: epochs of linear warm-up from ``warmup_start_ratio`` of the peak.
+        warmup_start_ratio: warm-up starting point as a fraction of the peak rate.
+        min_lr_ratio: cosine floor as a fraction of the peak rate.
+        step_epochs: epochs at which the step schedule multiplies the rate by ``step_gamma``.
+        step_gamma: step schedule factor.
+        label_smoothing: cross-entropy label smoothing.
+        freeze_bn_stats: keep BatchNorm running statistics fixed during training (small fine-tuning
+            sets); the affine parameters still train.
+        aggregate: how test views are combined per video: mean of "softmax" or mean of "logits".
+        eval_dir: where ``test`` writes metrics.json, predictions.csv, view_logits.npz and
+            confusion.png; defaults to ``<run folder>/test``.
+        view_chunk: at most this many views go through the model at once during evaluation
+            (bounds memory for 30-view testing).
+    """
+
+    def __init__(
+        self,
+        model: str = "a2net_r50",
+        num_classes: int | None = None,
+        base_width: int = 64,
+        dropout: float = 0.5,
+        pretrained: str | None = None,
+        init_from: str | None = None,
+        replace_classifier: bool = False,
+        model_kwargs: dict[str, Any] | None = None,
+        lr: float = 0.01,
+        reference_batch_size: int = 64,
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        weight_decay: float = 1e-4,
+        backbone_lr_mult: float = 1.0,
+        schedule: Literal["cosine", "step"] = "cosine",
+        warmup_epochs: float = 0.0,
+        warmup_start_ratio: float = 0.1,
+        min_lr_ratio: float = 0.0,
+        step_epochs: list[int] | None = None,
+        step_gamma: float = 0.1,
+        label_smoothing: float = 0.0,
+        freeze_bn_stats: bool = False,
+        aggregate: Literal["softmax", "logits"] = "softmax",
+        eval_dir: str | None = None,
+        view_chunk: int = 32,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net: nn.Module | None = None
+        self._rng_to_restore: dict | None = None
+        self._test_outputs: list[dict] = []
+        self.test_metrics: dict[str, Any] | None = None
+
+    # ----------------------------------------------------------------- model
+    def build(self, num_classes: int, load_initial_weights: bool = True) -> None:
+        """Create the network; ``load_initial_weights`` applies ``pretrained`` and ``init_from``.
+
+        Both are skipped when a checkpoint is about to be restored (resume, test from a
+        checkpoint): its weights replace them anyway, and their files need not exist any more.
+        """
+        hp = self.hparams
+        hp.num_classes = num_classes
+        self.net = create_model(hp.model, num_classes=num_classes, base_width=hp.base_width, dropout=hp.dropout,
+                                pretrained=hp.pretrained if load_initial_weights else None,
+                                **(hp.model_kwargs or {}))
+        if hp.init_from and load_initial_weights:
+            report = load_backbone_weights(self.net, hp.init_from, replace_classifier=hp.replace_classifier)
+            log.info("initialised from %s: %s", hp.init_from, report)
+
+    def configure_model(self) -> None:
+        """Lightning hook: build the network once the number of classes is known."""
+        if self.net is not None:
+            return
+        num_classes = self.hparams.num_classes
+        if num_classes is None:
+            num_classes = getattr(getattr(self.trainer, "datamodule", None), "num_classes", None)
+        if num_classes is None:
+            raise A2VideoError("model.num_classes is not set and no data module provides it")
+        self.build(num_classes, load_initial_weights=self.trainer.ckpt_path is None)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.net(clips)
+
+    def train(self, mode: bool = True) -> "VideoClassifier":
+        super().train(mode)
+        if mode and self.hparams.freeze_bn_stats:
+            for module in self.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
+
+    # -------------------------------------------------------------- training
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        clips, labels = batch["video"], batch["label"]  # (N, C, T, H, W), (N,)
+        logits = self(clips)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
+        acc = (logits.argmax(1) == labels).float().mean()
+        n = labels.shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=n)
+        self.log("train/top1", acc * 100, prog_bar=True, batch_size=n)
+        if "num_failed" in batch:  # videos that could not be decoded and were replaced in this batch
+            failed = batch["num_failed"].sum().float()
+            self.log("train/failed_videos", failed, reduce_fx="sum", on_step=False, on_epoch=True, batch_size=n)
+        return loss
+
+    def _view_logits(self, videos: torch.Tensor) -> torch.Tensor:
+        """(N, V, C, T, H, W) → (N, V, K), at most ``view_chunk`` views per forward pass."""
+        n, v = videos.shape[:2]
+        flat = videos.flatten(0, 1)  # (N·V, C, T, H, W)
+        chunk = max(1, self.hparams.view_chunk)
+        logits = torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
+        return logits.view(n, v, -1).float()
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self._view_logits(batch["video"])  # (N, V, K)
+        labels, ok = batch["label"], batch["ok"]
+        n, v, k = logits.shape
+        top5 = logits.topk(min(5, k), dim=2).indices  # (N, V, 5)
+        hit1 = (top5[:, :, 0] == labels[:, None]) & ok[:, None]  # failed videos count as wrong
+        hit5 = (top5 == labels[:, None, None]).any(2) & ok[:, None]
+        loss = F.cross_entropy(logits[ok].flatten(0, 1), labels[ok].repeat_interleave(v)) if ok.any() else None
+        self.log("val/clip_top1", hit1.float().mean() * 100, prog_bar=True, sync_dist=True, batch_size=n * v)
+        self.log("val/clip_top5", hit5.float().mean() * 100, sync_dist=True, batch_size=n * v)
+        if loss is not None:
+            self.log("val/loss", loss, sync_dist=True, batch_size=int(ok.sum()) * v)
+
+    # ------------------------------------------------------------------ test
+    def on_test_epoch_start(self) -> None:
+        self._test_outputs = []
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self._view_logits(batch["video"])  # (N, V, K)
+        errors = batch.get("error") or [""] * logits.shape[0]
+        for i in range(logits.shape[0]):
+            self._test_outputs.append({
+                "index": int(batch["index"][i]), "label": int(batch["label"][i]), "ok": bool(batch["ok"][i]),
+                "error": errors[i], "logits": logits[i].cpu().numpy(),
+            })
+
+    def on_test_epoch_end(self) -> None:
+        outputs = self._test_outputs
+        if self.trainer.world_size > 1:
+            gathered: list[list[dict]] = [None] * self.trainer.world_size  # type: ignore[list-item]
+            torch.distributed.all_gather_object(gathered, outputs)
+            outputs = [row for part in gathered for row in part]
+        self._test_outputs = []
+        if not self.trainer.is_global_zero:
+            return
+        from a2video.engine.evaluate import write_test_results
+
+        self.test_metrics = write_test_results(self, outputs)
+        for key in ("clip_top1", "clip_top5", "video_top1", "video_top5", "mean_class_accuracy"):
+            self.log(f"test/{key}", float(self.test_metrics[key]), rank_zero_only=True)
+
+    # ------------------------------------------------------------ optimiser
+    def effective_lr(self) -> float:
+        """``lr`` scaled by global batch / reference batch (the linear scaling rule)."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        per_device = getattr(datamodule, "batch_size", None) or self.hparams.reference_batch_size
+        global_batch = per_device * self.trainer.world_size * self.trainer.accumulate_grad_batches
+        return self.hparams.lr * global_batch / self.hparams.reference_batch_size
+
+    def parameter_groups(self, base_lr: float) -> list[dict[str, Any]]:
+        """Four groups: {backbone, classifier} × {decayed weights, norm/bias (no decay)}."""
+        head_names = {f"net.{name}" for name in self.net.classifier_parameter_names()}
+        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+        for name, param in self.named_parameters():
+            if not param.requires_grad:
+                continue
+            no_decay = param.ndim <= 1  # BatchNorm/LayerNorm scales and shifts, biases
+            groups.setdefault((name in head_names, no_decay), []).append(param)
+        result = []
+        for (is_head, no_decay), params in sorted(groups.items()):
+            mult = 1.0 if is_head else self.hparams.backbone_lr_mult
+            result.append({
+                "params": params, "lr": base_lr * mult, "initial_lr": base_lr * mult,
+                "weight_decay": 0.0 if no_decay else self.hparams.weight_decay,
+                "name": f"{'head' if is_head else 'backbone'}{'_no_decay' if no_decay else ''}",
+            })
+        return result
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        base_lr = self.effective_lr()
+        optimizer = torch.optim.SGD(self.parameter_groups(base_lr), lr=base_lr, momentum=hp.momentum,
+                                    nesterov=hp.nesterov)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        epochs = max(1, self.trainer.max_epochs or 1) if self.trainer.max_epochs not in (None, -1) else None
+        steps_per_epoch = total / epochs if epochs else total
+        factor = make_schedule(
+            total_steps=total, steps_per_epoch=steps_per_epoch, schedule=hp.schedule,
+            warmup_steps=int(round(hp.warmup_epochs * steps_per_epoch)), warmup_start_ratio=hp.warmup_start_ratio,
+            min_lr_ratio=hp.min_lr_ratio, step_epochs=hp.step_epochs or [], step_gamma=hp.step_gamma,
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ------------------------------------------------ exact resume: RNG state
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["rng_states"] = capture_rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.net is None:  # restoring before configure_model (e.g. load_from_checkpoint)
+            self.build(checkpoint["hyper_parameters"]["num_classes"], load_initial_weights=False)
+        # Restored at train start, after the sanity check, which an uninterrupted run never does.
+        self._rng_to_restore = checkpoint.get("rng_states")
+
+    def on_train_start(self) -> None:
+        states, self._rng_to_restore = self._rng_to_restore, None
+        if states:
+            restore_rng_states(states)
+
+
+def capture_rng_states() -> dict[str, Any]:
+    """RNG states as tensors and ints, so checkpoints load with ``torch.load(weights_only=True)``."""
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": random.getstate(),
+    }
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_states`."""
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    state = states["numpy"]
+    np.random.set_state(("MT19937", state["keys"].numpy().astype(np.uint32), state["pos"],
+                         state["has_gauss"], state["cached"]))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+def make_schedule(
+    *,
+    total_steps: int,
+    steps_per_epoch: float,
+    schedule: str,
+    warmup_steps: int,
+    warmup_start_ratio: float,
+    min_lr_ratio: float,
+    step_epochs: list[int],
+    step_gamma: float,
+):
+    """Learning-rate multiplier per optimiser step: linear warm-up, then cosine or step decay."""
+    if schedule not in ("cosine", "step"):
+        raise A2VideoError(f"schedule must be 'cosine' or 'step', got {schedule!r}")
+    warmup_steps = min(warmup_steps, total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return warmup_start_ratio + (1 - warmup_start_ratio) * step / warmup_steps
+        if schedule == "cosine":
+            progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+            return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        epoch = step / steps_per_epoch
+        return step_gamma ** sum(epoch >= e for e in step_epochs)
+
+    return factor
