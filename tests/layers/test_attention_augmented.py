@@ -103,14 +103,6 @@ def test_invalid_widths():
         AttentionAugmentedConv3d(64, kernel_size=(1, 2, 2))
 
 
-@pytest.mark.parametrize("train", [True, False])
-def test_identity_at_initialisation(train):
-    block = AttentionAugmentedConv3d(16).train(train)
-    for shape in [(2, 16, 2, 3, 4), (2, 16, 1, 1, 1)]:
-        x = torch.randn(shape)
-        assert torch.equal(block(x), x)
-
-
 def test_relative_tables_are_parameters_that_train():
     torch.manual_seed(2)
     block = AttentionAugmentedConv3d(16, max_extent=(4, 5, 6))
@@ -151,14 +143,3 @@ def test_autocast_large_logits_stay_finite(dtype):
     with torch.no_grad():
         ref = block(x)
     assert ((out.float() - ref).norm() / (ref - x).norm()).item() < 5e-2
-
-
-def test_gradients_reach_every_parameter():
-    torch.manual_seed(4)
-    block = AttentionAugmentedConv3d(16, max_extent=(2, 4, 4))
-    torch.nn.init.ones_(block.norm.weight)
-    x = torch.randn(2, 16, 2, 3, 4, requires_grad=True)
-    block(x).square().sum().backward()
-    for name, p in block.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
-    assert x.grad is not None
