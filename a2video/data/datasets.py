@@ -1,0 +1,292 @@
+"""Map-style datasets: random training clips, and multi-view evaluation of whole videos.
+
+Batch contract (docs/DESIGN.md):
+
+- train item: ``video`` uint8 (C, T, H, W), ``label`` int64, ``num_failed`` int64 (bad
+  videos hit while drawing this item), ``failed_videos`` list of (path, reason);
+  batch with :func:`collate_train`.
+- eval item: ``video`` uint8 (V, C, T, H, W) with V = clips x crops (clip-major),
+  ``label``, ``index`` (row in the list), ``ok`` and ``error``; ``torch``'s
+  ``default_collate`` batches it.
+
+Training randomness comes from a per-item seed that :class:`SeededRandomSampler`
+draws in the main process from (seed, epoch). Augmentation therefore differs across
+items and epochs, yet a run is reproducible and does not depend on the number of
+workers or on which worker loads an item.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from a2video.data.decoding import Backend, VideoDecodeError, VideoInfo, probe_video, read_frames
+from a2video.data.lists import Sample
+from a2video.data.sampling import ShortVideoMode, random_clip_indices, uniform_clip_indices
+from a2video.data.transforms import EvalClipTransform, TrainClipTransform, short_side_size
+
+MAX_LISTED_FAILURES = 20
+
+
+class TooManyBadVideos(RuntimeError):
+    """More than the allowed fraction of the training videos could not be decoded."""
+
+
+class BadVideoLog:
+    """The distinct videos that failed to decode, and the limit on how many may.
+
+    Args:
+        total: Number of videos in the dataset.
+        max_fraction: Largest allowed ``failed / total``; more raises.
+    """
+
+    def __init__(self, total: int, max_fraction: float) -> None:
+        self.total = total
+        self.max_fraction = max_fraction
+        self.failed: dict[str, str] = {}
+
+    def add(self, path: str, reason: str) -> bool:
+        """Records a failure; returns True the first time this path fails."""
+        if path in self.failed:
+            return False
+        self.failed[path] = reason
+        return True
+
+    def check(self) -> None:
+        """Raises :class:`TooManyBadVideos`, listing the failures, when over the limit."""
+        if len(self.failed) > self.max_fraction * self.total or len(self.failed) >= self.total:
+            listed = [f"  {path}: {reason}" for path, reason in list(self.failed.items())[:MAX_LISTED_FAILURES]]
+            more = len(self.failed) - len(listed)
+            raise TooManyBadVideos(
+                f"{len(self.failed)} of {self.total} training videos could not be decoded, more than the allowed "
+                f"fraction {self.max_fraction:g}:\n" + "\n".join(listed) + (f"\n  ... and {more} more" if more else "")
+            )
+
+
+class SeededRandomSampler(Sampler[tuple[int, int]]):
+    """Yields (index, item seed) pairs: a permutation and seeds drawn from (seed, epoch).
+
+    The epoch advances on every pass; Lightning's ``set_epoch`` (called before each
+    epoch) sets it explicitly, so resumed runs continue the same sequence.
+
+    Args:
+        num_samples: Dataset length.
+        seed: Base seed.
+        shuffle: Visit items in random order (else in list order).
+    """
+
+    def __init__(self, num_samples: int, seed: int = 0, shuffle: bool = True) -> None:
+        self.num_samples = num_samples
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects the epoch whose order and seeds the next pass yields."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        order = rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
+        seeds = rng.integers(0, 2**62, size=self.num_samples)
+        yield from zip(order.tolist(), seeds.tolist())
+
+
+class _ListDataset(Dataset):
+    """Shared by both datasets: the list, the video root and cached header probes."""
+
+    def __init__(self, samples: Sequence[Sample], video_root: str | os.PathLike) -> None:
+        self.samples = list(samples)
+        self.video_root = str(video_root)
+        self._probes: dict[str, VideoInfo] = {}  # per process; persistent workers keep it across epochs
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def video_path(self, index: int) -> str:
+        """Full path of the video on row ``index`` of the list."""
+        return os.path.join(self.video_root, self.samples[index][0])
+
+    def _probe(self, path: str) -> VideoInfo:
+        if path not in self._probes:
+            self._probes[path] = probe_video(path)
+        return self._probes[path]
+
+
+class TrainVideoDataset(_ListDataset):
+    """Random training clips; unreadable videos are replaced by other random videos.
+
+    Args:
+        samples: (path relative to ``video_root``, label) pairs.
+        video_root: Folder the paths are relative to.
+        num_frames: Frames per clip (T).
+        sampling_rate: Stride between clip frames.
+        scale_range: Random short side range before cropping.
+        crop_size: Square crop side.
+        backend: Decoder (``"decord"`` falls back to PyAV per file).
+        short_video: ``"loop"`` or ``"clamp"`` for videos shorter than the clip.
+        max_failed_fraction: Largest tolerated fraction of undecodable videos (this
+            process's view; the DataModule also checks the total over all workers).
+        seed: Seed for items requested by plain integer index.
+        decode_threads: Decoder threads per item (1 inside workers).
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        video_root: str | os.PathLike,
+        *,
+        num_frames: int = 8,
+        sampling_rate: int = 8,
+        scale_range: tuple[int, int] = (256, 320),
+        crop_size: int = 224,
+        backend: Backend = "decord",
+        short_video: ShortVideoMode = "loop",
+        max_failed_fraction: float = 0.05,
+        seed: int = 0,
+        decode_threads: int = 1,
+    ) -> None:
+        super().__init__(samples, video_root)
+        self.num_frames = num_frames
+        self.sampling_rate = sampling_rate
+        self.transform = TrainClipTransform(scale_range, crop_size)
+        self.backend = backend
+        self.short_video = short_video
+        self.seed = seed
+        self.decode_threads = decode_threads
+        self.bad_videos = BadVideoLog(len(self.samples), max_failed_fraction)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """Loads one clip.
+
+        Args:
+            key: ``(index, seed)`` from :class:`SeededRandomSampler`, or a plain index
+                (then the seed is derived from the dataset seed and the index).
+
+        Raises:
+            TooManyBadVideos: When the failures seen by this process pass the limit.
+        """
+        index, entropy = key if isinstance(key, tuple) else (key, [self.seed, key])
+        rng = np.random.default_rng(entropy)
+        failures: list[tuple[str, str]] = []
+        while True:
+            path = self.video_path(index)
+            if path not in self.bad_videos.failed:
+                try:
+                    video = self._load_clip(path, rng)
+                    break
+                except VideoDecodeError as error:
+                    self.bad_videos.add(path, error.reason)
+            failures.append((path, self.bad_videos.failed[path]))
+            self.bad_videos.check()
+            index = self._draw_readable_index(rng)
+        return {
+            "video": video,
+            "label": torch.tensor(self.samples[index][1], dtype=torch.int64),
+            "num_failed": torch.tensor(len(failures), dtype=torch.int64),
+            "failed_videos": failures,
+        }
+
+    def _load_clip(self, path: str, rng: np.random.Generator) -> torch.Tensor:
+        info = self._probe(path)
+        indices = random_clip_indices(info.num_frames, self.num_frames, self.sampling_rate, rng, self.short_video)
+        short_side = self.transform.sample_short_side(rng)
+        size = short_side_size(info.height, info.width, short_side)
+        frames = read_frames(path, indices, size, self.backend, num_threads=self.decode_threads)  # (T, H, W, C)
+        return self.transform(torch.from_numpy(frames), short_side, rng)
+
+    def _draw_readable_index(self, rng: np.random.Generator) -> int:
+        # Only called after a failure, so a linear scan is cheap enough.
+        candidates = [i for i in range(len(self.samples)) if self.video_path(i) not in self.bad_videos.failed]
+        return int(candidates[rng.integers(len(candidates))])
+
+
+def collate_train(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Batches training items; ``failed_videos`` becomes one flat list for the batch."""
+    return {
+        "video": torch.stack([item["video"] for item in items]),  # (N, C, T, H, W)
+        "label": torch.stack([item["label"] for item in items]),
+        "num_failed": torch.stack([item["num_failed"] for item in items]),
+        "failed_videos": [failure for item in items for failure in item["failed_videos"]],
+    }
+
+
+class EvalVideoDataset(_ListDataset):
+    """All test views of one video per item; a video that fails is reported, never dropped.
+
+    Args:
+        samples: (path relative to ``video_root``, label) pairs.
+        video_root: Folder the paths are relative to.
+        num_frames: Frames per clip (T).
+        sampling_rate: Stride between clip frames.
+        num_clips: Clips spread uniformly over the video.
+        num_crops: Spatial crops per clip (1 or 3).
+        short_side: Short side after resizing.
+        crop_size: Crop side; defaults to ``short_side``.
+        backend: Decoder (``"decord"`` falls back to PyAV per file).
+        short_video: ``"loop"`` or ``"clamp"`` for videos shorter than a clip.
+        decode_threads: Decoder threads per item.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        video_root: str | os.PathLike,
+        *,
+        num_frames: int = 8,
+        sampling_rate: int = 8,
+        num_clips: int = 10,
+        num_crops: int = 3,
+        short_side: int = 256,
+        crop_size: int | None = None,
+        backend: Backend = "decord",
+        short_video: ShortVideoMode = "loop",
+        decode_threads: int = 1,
+    ) -> None:
+        super().__init__(samples, video_root)
+        self.num_frames = num_frames
+        self.sampling_rate = sampling_rate
+        self.num_clips = num_clips
+        self.transform = EvalClipTransform(short_side, crop_size or short_side, num_crops)
+        self.backend = backend
+        self.short_video = short_video
+        self.decode_threads = decode_threads
+
+    @property
+    def num_views(self) -> int:
+        """Views per video: clips x crops."""
+        return self.num_clips * self.transform.num_crops
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        path = self.video_path(index)
+        try:
+            video, ok, error = self._load_views(path), True, ""
+        except VideoDecodeError as failure:
+            side = self.transform.crop_size
+            video = torch.zeros((self.num_views, 3, self.num_frames, side, side), dtype=torch.uint8)
+            ok, error = False, failure.reason
+        return {
+            "video": video,  # (V, C, T, h, w)
+            "label": torch.tensor(self.samples[index][1], dtype=torch.int64),
+            "index": torch.tensor(index, dtype=torch.int64),
+            "ok": torch.tensor(ok),
+            "error": error,
+        }
+
+    def _load_views(self, path: str) -> torch.Tensor:
+        info = self._probe(path)
+        indices = uniform_clip_indices(
+            info.num_frames, self.num_frames, self.sampling_rate, self.num_clips, self.short_video
+        )  # (K, T)
+        size = short_side_size(info.height, info.width, self.transform.short_side)
+        frames = read_frames(path, indices, size, self.backend, num_threads=self.decode_threads)  # (K, T, H, W, C)
+        return self.transform(torch.from_numpy(frames))

@@ -1,0 +1,249 @@
+"""``VideoDataModule``: train / val / test loaders from list files, a video root and a clip spec.
+
+Its ``__init__`` arguments are the ``data`` section of the LightningCLI config.
+Batches leave the workers as uint8 and are normalised to float on the device in
+:meth:`VideoDataModule.on_after_batch_transfer` (batch keys: docs/DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, default_collate
+
+from a2video.data.datasets import (
+    BadVideoLog,
+    EvalVideoDataset,
+    SeededRandomSampler,
+    TrainVideoDataset,
+    collate_train,
+)
+from a2video.data.lists import Sample, read_classes, read_list
+from a2video.data.transforms import normalize_video
+
+log = logging.getLogger(__name__)
+
+EvalStage = Literal["validate", "val", "test"]
+
+
+def _existing(path: str | None, what: str) -> Path:
+    """``path`` as a Path, or a one-line error naming it."""
+    if path is None:
+        raise ValueError(f"no {what} given")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return Path(path)
+
+
+class VideoDataModule(pl.LightningDataModule):
+    """Video clips for training and multi-view evaluation.
+
+    Args:
+        video_root: Folder that the paths in the list files are relative to.
+        train_list: Training list (``path label`` per line); needed for ``fit``.
+        val_list: Validation list; optional for ``fit``, needed for ``validate``.
+        test_list: Test list; needed for ``test``.
+        classes_file: ``classes.txt``; by default the one beside the first given list.
+        num_frames: Frames per clip (T).
+        sampling_rate: Stride between the frames of a clip.
+        train_scale_range: Random short side (inclusive range) before the training crop.
+        crop_size: Training crop side.
+        test_short_side: Short side for validation and test views.
+        test_crop_size: Crop side for validation and test views; default ``test_short_side``.
+        test_clips: Clips per video at test time.
+        test_crops: Crops per clip at test time (1 or 3).
+        val_clips: Clips per video during validation (1 keeps validation fast).
+        val_crops: Crops per clip during validation (1 or 3).
+        batch_size: Training clips per batch.
+        eval_batch_size: Videos per validation/test batch (each with all its views).
+        num_workers: DataLoader worker processes.
+        backend: Video decoder; decord falls back to PyAV for files it cannot read.
+        short_video: How clips of videos shorter than the clip span are filled.
+        max_failed_fraction: Training stops when more than this fraction of the
+            training videos cannot be decoded.
+        seed: Seed of the training order and augmentation (with the epoch number).
+        pin_memory: Pin host memory for faster copies (only when CUDA is available).
+        persistent_workers: Keep workers between epochs (only when ``num_workers > 0``).
+    """
+
+    def __init__(
+        self,
+        video_root: str,
+        train_list: str | None = None,
+        val_list: str | None = None,
+        test_list: str | None = None,
+        classes_file: str | None = None,
+        num_frames: int = 8,
+        sampling_rate: int = 8,
+        train_scale_range: tuple[int, int] = (256, 320),
+        crop_size: int = 224,
+        test_short_side: int = 256,
+        test_crop_size: int | None = None,
+        test_clips: int = 10,
+        test_crops: int = 3,
+        val_clips: int = 1,
+        val_crops: int = 1,
+        batch_size: int = 8,
+        eval_batch_size: int = 1,
+        num_workers: int = 4,
+        backend: Literal["decord", "pyav"] = "decord",
+        short_video: Literal["loop", "clamp"] = "loop",
+        max_failed_fraction: float = 0.05,
+        seed: int = 0,
+        pin_memory: bool = True,
+        persistent_workers: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.video_root = video_root
+        self.lists: dict[str, str | None] = {"train": train_list, "val": val_list, "test": test_list}
+        if classes_file is None:
+            first_list = next((path for path in self.lists.values() if path is not None), None)
+            if first_list is None:
+                raise ValueError("give classes_file or at least one list file")
+            classes_file = str(Path(first_list).parent / "classes.txt")
+        self.classes_file = classes_file
+        self.num_frames = num_frames
+        self.sampling_rate = sampling_rate
+        self.train_scale_range = tuple(train_scale_range)
+        self.crop_size = crop_size
+        self.test_short_side = test_short_side
+        self.test_crop_size = test_crop_size
+        self.views = {"val": (val_clips, val_crops), "test": (test_clips, test_crops)}
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.num_workers = num_workers
+        self.backend = backend
+        self.short_video = short_video
+        self.max_failed_fraction = max_failed_fraction
+        self.seed = seed
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers
+        self._class_names: list[str] | None = None
+        self._samples: dict[str, list[Sample]] = {}
+        self.datasets: dict[str, TrainVideoDataset | EvalVideoDataset] = {}
+        self.bad_train_videos: BadVideoLog | None = None
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names in label order (read from ``classes_file`` on first use)."""
+        if self._class_names is None:
+            self._class_names = read_classes(_existing(self.classes_file, "classes file"))
+        return self._class_names
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return len(self.class_names)
+
+    def samples(self, split: Literal["train", "val", "test"]) -> list[Sample]:
+        """(path, label) rows of a split's list file, checked against the classes."""
+        if split not in self._samples:
+            _existing(self.video_root, "video root")
+            path = _existing(self.lists[split], f"{split} list")
+            self._samples[split] = read_list(path, self.num_classes)
+        return self._samples[split]
+
+    def eval_samples(self, stage: EvalStage) -> list[Sample]:
+        """(path relative to the video root, label) of the val or test list, in file order.
+
+        Row i matches ``batch["index"] == i`` of that stage's batches.
+        """
+        return self.samples("test" if stage == "test" else "val")
+
+    def setup(self, stage: str | None = None) -> None:
+        """Reads the lists the stage needs and builds the datasets (errors name missing files)."""
+        fit_splits = ["train"] + (["val"] if self.lists["val"] is not None else [])
+        needed = {"fit": fit_splits, "validate": ["val"], "test": ["test"]}.get(stage or "", [])
+        for split in needed:
+            if split not in self.datasets:
+                self.datasets[split] = self._make_dataset(split)
+
+    def _decode_threads(self) -> int:
+        # Inside workers one decoder thread each keeps the cores for parallel items.
+        return 1 if self.num_workers > 0 else 0
+
+    def _make_dataset(self, split: str) -> TrainVideoDataset | EvalVideoDataset:
+        samples = self.samples(split)
+        if split == "train":
+            dataset = TrainVideoDataset(
+                samples,
+                self.video_root,
+                num_frames=self.num_frames,
+                sampling_rate=self.sampling_rate,
+                scale_range=self.train_scale_range,
+                crop_size=self.crop_size,
+                backend=self.backend,
+                short_video=self.short_video,
+                max_failed_fraction=self.max_failed_fraction,
+                seed=self.seed,
+                decode_threads=self._decode_threads(),
+            )
+            self.bad_train_videos = BadVideoLog(len(samples), self.max_failed_fraction)
+            return dataset
+        clips, crops = self.views[split]
+        return EvalVideoDataset(
+            samples,
+            self.video_root,
+            num_frames=self.num_frames,
+            sampling_rate=self.sampling_rate,
+            num_clips=clips,
+            num_crops=crops,
+            short_side=self.test_short_side,
+            crop_size=self.test_crop_size,
+            backend=self.backend,
+            short_video=self.short_video,
+            decode_threads=self._decode_threads(),
+        )
+
+    def _loader(self, split: str, **kwargs: Any) -> DataLoader:
+        if split not in self.datasets:
+            self.datasets[split] = self._make_dataset(split)
+        workers = self.num_workers
+        return DataLoader(
+            self.datasets[split],
+            num_workers=workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            persistent_workers=self.persistent_workers and workers > 0,
+            **kwargs,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled random clips; order and augmentation seeded by (seed, epoch)."""
+        sampler = SeededRandomSampler(len(self.samples("train")), seed=self.seed)
+        return self._loader(
+            "train", batch_size=self.batch_size, sampler=sampler, collate_fn=collate_train, drop_last=False
+        )
+
+    def val_dataloader(self) -> DataLoader | list:
+        """Validation videos in list order, ``val_clips x val_crops`` views each (none without a val list)."""
+        if self.lists["val"] is None:
+            return []  # Lightning then skips validation
+        return self._loader("val", batch_size=self.eval_batch_size, shuffle=False, collate_fn=default_collate)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test videos in list order, ``test_clips x test_crops`` views each."""
+        return self._loader("test", batch_size=self.eval_batch_size, shuffle=False, collate_fn=default_collate)
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """Normalises ``batch["video"]`` to float on its device; tracks bad training videos.
+
+        Raises:
+            TooManyBadVideos: When, over all workers, more than ``max_failed_fraction``
+                of the training videos have failed.
+        """
+        failures = batch.pop("failed_videos", None)
+        if failures:
+            if self.bad_train_videos is None:
+                self.bad_train_videos = BadVideoLog(len(self.samples("train")), self.max_failed_fraction)
+            for path, reason in failures:
+                if self.bad_train_videos.add(path, reason):
+                    log.warning("skipping unreadable training video %s (%s); drew another one", path, reason)
+            self.bad_train_videos.check()
+        batch["video"] = normalize_video(batch["video"])
+        return batch
