@@ -26,6 +26,7 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import signal
 import statistics
 import sys
 import time
@@ -77,6 +78,8 @@ class Point:
     times_s: list[float] = field(default_factory=list)
     peak_bytes: int | None = None
     detail: str = ""
+    params: int | None = None  # part B: filled in by the parent from measure_cost
+    macs: int | None = None
 
     @property
     def best_s(self) -> float | None:
@@ -179,11 +182,13 @@ def measure(block_name: str, shape: tuple[int, ...], args: argparse.Namespace) -
         result = receive.recv()
     except EOFError:
         result = None
+    finally:
+        if child.is_alive() and sys.exc_info()[0] is not None:
+            child.kill()  # interrupted: do not leave a multi-GiB step running
     child.join()
     if result is None:
         return Point(block_name, shape, status=f"died (exit code {child.exitcode})")
-    result["shape"] = tuple(result["shape"])
-    point = Point(**result)
+    point = _point(result)
     if args.verbose:
         print(f"  {block_name:13s} {shape}: {format_point(point)}", file=sys.stderr, flush=True)
     return point
@@ -209,26 +214,20 @@ def _ratio(num: Point, den: Point) -> str:
     return f"{num.best_s / den.best_s:.1f}×"
 
 
-def part_a(args: argparse.Namespace) -> dict:
-    rows = {}
-    for d in args.depths:
-        shape = (1, 512, d, 28, 28)
-        rows[d] = {name: measure(name, shape, args) for name in PART_A_BLOCKS}
+def part_a(args: argparse.Namespace) -> dict[int, dict[str, Point]]:
+    return {d: {name: measure(name, (1, 512, d, 28, 28), args) for name in PART_A_BLOCKS} for d in args.depths}
+
+
+def print_part_a(rows: dict[int, dict[str, Point]]) -> None:
     print("\n### Part A: A² vs non-local, c = 512, h = w = 28, batch 1 (forward + backward)\n")
     print("| d | L | A² left ms | A² right ms | NL ms | NL-sub ms | NL / A² left | NL-sub / A² left "
           "| A² left MiB | A² right MiB | NL MiB | NL-sub MiB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for d, r in rows.items():
+    for d, r in sorted(rows.items()):
         cells = [str(d), f"{d * 784:,}"] + [_ms(r[n]) for n in PART_A_BLOCKS]
         cells += [_ratio(r["nonlocal"], r["a2_left"]), _ratio(r["nonlocal_sub"], r["a2_left"])]
         cells += [_mib(r[n]) for n in PART_A_BLOCKS]
         print("| " + " | ".join(cells) + " |")
-    _print_growth(rows)
-    return {str(d): {n: asdict(p) for n, p in r.items()} for d, r in rows.items()}
-
-
-def _print_growth(rows: dict[int, dict[str, Point]]) -> None:
-    """Peak memory relative to the smallest d, next to L's and L²'s growth."""
     depths = sorted(rows)
     first = depths[0]
     print(f"\nPeak memory relative to d = {first} (L grows ×d/{first}, L² grows ×(d/{first})²):\n")
@@ -243,36 +242,76 @@ def _print_growth(rows: dict[int, dict[str, Point]]) -> None:
         print("| " + " | ".join(cells) + " |")
 
 
-def part_b(args: argparse.Namespace) -> dict:
+def part_b(args: argparse.Namespace) -> dict[str, Point]:
     results = {}
+    for name in args.blocks:
+        for stage, shape in PART_B_SHAPES.items():
+            cost = measure_cost(BLOCKS[name](shape[1]), shape)
+            point = measure(name, shape, args)
+            point.params, point.macs = cost.params, cost.macs
+            results[f"{name}/{stage}"] = point
+    return results
+
+
+def print_part_b(results: dict[str, Point]) -> None:
     print("\n### Part B: every block at the res3 / res4 shapes of an 8×224² clip (batch 1, forward + backward)\n")
     print("| block | stage | input | params (K) | GMACs | time ms | peak MiB |")
     print("|---|---|---|---:|---:|---:|---:|")
-    for name in args.blocks:
-        for stage, shape in PART_B_SHAPES.items():
-            block = BLOCKS[name](shape[1])
-            cost = measure_cost(block, shape)
-            point = measure(name, shape, args)
-            results[f"{name}/{stage}"] = {"params": cost.params, "macs": cost.macs, **asdict(point)}
-            dims = "×".join(str(s) for s in shape[1:])
-            print(f"| {name} | {stage} | {dims} | {cost.params / 1e3:,.1f} | {cost.gmacs:.3f} | {_ms(point)} "
-                  f"| {_mib(point)} |", flush=True)
-    return results
+    for key, point in results.items():
+        name, stage = key.split("/")
+        dims = "×".join(str(s) for s in point.shape[1:])
+        print(f"| {name} | {stage} | {dims} | {point.params / 1e3:,.1f} | {point.macs / 1e9:.3f} | {_ms(point)} "
+              f"| {_mib(point)} |")
 
 
-def part_c(args: argparse.Namespace) -> dict:
+def part_c(args: argparse.Namespace) -> dict[str, dict[str, int]]:
     results = {}
-    shape = (1, 3, 8, 224, 224)
-    print("\n### Part C: whole models at 8×224² (one view, 400 classes)\n")
-    print("| model | params (M) | GMACs | of which attention blocks |")
-    print("|---|---:|---:|---:|")
     for name in list_models():
         with torch.device("meta"):  # no weights materialised: counting only
             model = create_model(name, num_classes=400)
-        cost = measure_cost(model, shape)
+        cost = measure_cost(model, (1, 3, 8, 224, 224))
         results[name] = {"params": cost.params, "macs": cost.macs, "attention_macs": cost.attention_macs}
-        print(f"| {name} | {cost.mparams:.2f} | {cost.gmacs:.2f} | {cost.attention_macs / 1e9:.2f} |")
     return results
+
+
+def print_part_c(results: dict[str, dict[str, int]]) -> None:
+    print("\n### Part C: whole models at 8×224² (one view, 400 classes)\n")
+    print("| model | params (M) | GMACs | of which attention blocks |")
+    print("|---|---:|---:|---:|")
+    for name, cost in results.items():
+        print(f"| {name} | {cost['params'] / 1e6:.2f} | {cost['macs'] / 1e9:.2f} | {cost['attention_macs'] / 1e9:.2f} |")
+
+
+def _combine(old: Point | None, new: Point) -> Point:
+    """The same point from two runs: all timed steps together, the larger peak."""
+    if old is None or old.status != "ok":
+        return new
+    if new.status != "ok":
+        return old
+    old.times_s = old.times_s + new.times_s
+    old.peak_bytes = max(old.peak_bytes, new.peak_bytes)
+    return old
+
+
+def load_runs(paths: list[str]) -> dict:
+    """Merge saved ``--json`` results of several runs of the same code on the same machine."""
+    merged: dict = {"machine": set(), "a": {}, "b": {}, "c": {}}
+    for path in paths:
+        with open(path) as f:
+            run = json.load(f)
+        merged["machine"].add(run["machine"])
+        for d, row in run.get("a", {}).items():
+            target = merged["a"].setdefault(int(d), {})
+            for name, point in row.items():
+                target[name] = _combine(target.get(name), _point(point))
+        for key, point in run.get("b", {}).items():
+            merged["b"][key] = _combine(merged["b"].get(key), _point(point))
+        merged["c"].update(run.get("c", {}))
+    return merged
+
+
+def _point(saved: dict) -> Point:
+    return Point(**{**saved, "shape": tuple(saved["shape"])})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -289,7 +328,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="part A at d = 4, 8 only, 1 repeat")
     parser.add_argument("--json", help="also write all results to this file")
     parser.add_argument("--verbose", action="store_true", help="print each point as it finishes (stderr)")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="measure nothing: print the tables from saved --json runs, per point the best step")
     args = parser.parse_args(argv)
+    # SIGTERM as an exception, so the running child is killed too (see measure).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
         args.depths = [d for d in args.depths if d <= 8]
         args.repeats = 1
@@ -299,7 +342,13 @@ def main(argv: list[str] | None = None) -> None:
     # Children fork from a server that has imported torch once, instead of each paying seconds of
     # imports; the server itself allocates nothing, so each child's memory is its own.
     mp.set_forkserver_preload(["torch", "a2video.layers"])
-
+    if args.merge:
+        merged = load_runs(args.merge)
+        print("merged runs: " + "; ".join(sorted(merged["machine"])) + " (times: best step over all runs)")
+        for part, show in (("a", print_part_a), ("b", print_part_b), ("c", print_part_c)):
+            if merged[part] and part in args.parts:
+                show(merged[part])
+        return
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
     if args.device.startswith("cuda"):
@@ -311,13 +360,20 @@ def main(argv: list[str] | None = None) -> None:
         print("warning: other processes are using the CPU; times will be inflated (peak memory is not affected)")
     started = time.time()
     results: dict = {"machine": machine, "args": vars(args)}
-    for part, run in (("a", part_a), ("b", part_b), ("c", part_c)):
+    for part, run, show in (("a", part_a, print_part_a), ("b", part_b, print_part_b), ("c", part_c, print_part_c)):
         if part in args.parts:
             results[part] = run(args)
+            show(results[part])
+            sys.stdout.flush()
     print(f"\n(total {time.time() - started:.0f} s)")
     if args.json:
+        saved = dict(results)
+        if "a" in results:
+            saved["a"] = {str(d): {n: asdict(p) for n, p in row.items()} for d, row in results["a"].items()}
+        if "b" in results:
+            saved["b"] = {key: asdict(p) for key, p in results["b"].items()}
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump(saved, f, indent=1)
 
 
 if __name__ == "__main__":
