@@ -5,7 +5,7 @@ shows every key). Each run lives in one folder, ``trainer.default_root_dir``:
 
     config.yaml            resolved config of the fit (test_config.yaml for test, ...)
     checkpoints/last.ckpt  latest state; best-*.ckpt by val/clip_top1; interrupted.ckpt on a crash
-    events.out.tfevents.*  TensorBoard;  metrics.csv  CSV log
+    events.out.tfevents.*  TensorBoard;  csv/version_N/metrics.csv  CSV log of each launch
     test/                  metrics.json, predictions.csv, view_logits.npz, confusion.png
 
 ``fit`` resumes from the folder's newest checkpoint unless ``--resume never`` or ``--ckpt_path``.
@@ -14,6 +14,7 @@ shows every key). Each run lives in one folder, ``trainer.default_root_dir``:
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,11 @@ class A2VideoCLI(LightningCLI):
         root = Path(config.get("default_root_dir") or "runs/a2video")
         kwargs["default_root_dir"] = str(root)
         if config.get("logger") in (None, True):
-            # version="" keeps every log in the run folder itself instead of lightning_logs/version_N.
+            # TensorBoard writes into the run folder itself (so trainer.log_dir is the run folder and
+            # a resumed run appends to the same curves); CSV gets csv/version_N per launch because
+            # CSVLogger deletes an existing metrics.csv in a non-empty folder.
             kwargs["logger"] = [TensorBoardLogger(root, name="", version="", default_hp_metric=False),
-                                CSVLogger(root, name="", version="")]
+                                CSVLogger(root, name="csv")]
         checkpoint = self._get(self.config_init, "checkpoint")
         if checkpoint is not None and checkpoint.dirpath is None:
             checkpoint.dirpath = str(root / CHECKPOINT_DIR)
@@ -95,7 +98,7 @@ class A2VideoCLI(LightningCLI):
             if found is not None:
                 print(f"a2video: resuming from {found} (pass --resume never to start over)", file=sys.stderr)
                 config["ckpt_path"] = str(found)
-        if getattr(self.datamodule, "val_list", None) is None:
+        if not self.datamodule.has_split("val"):
             # Without validation there is nothing to rank "best" by: keep last.ckpt only.
             self.trainer.checkpoint_callback.monitor = None
             self.trainer.checkpoint_callback.save_top_k = 0
@@ -103,6 +106,9 @@ class A2VideoCLI(LightningCLI):
 
 def run_lightning(args: list[str]) -> int:
     """Run a LightningCLI subcommand; returns the process exit code."""
+    # We pass args explicitly so main() can be called from Python; the warning about also
+    # seeing sys.argv is then noise.
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended.*")
     A2VideoCLI(
         VideoClassifier,
         VideoDataModule,

@@ -110,3 +110,15 @@ def test_rng_states_roundtrip_through_weights_only_load(tmp_path):
     restore_rng_states(torch.load(tmp_path / "rng.pt", weights_only=True))
     assert torch.equal(torch.rand(3), expected[0])
     assert np.array_equal(np.random.rand(3), expected[1]) and random.random() == expected[2]
+
+
+def test_cpu_threads_leave_cores_to_workers(monkeypatch):
+    from a2video.engine.module import cpu_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    assert cpu_threads(num_workers=2) == 6
+    assert cpu_threads(num_workers=2, processes=2) == 2
+    assert cpu_threads(num_workers=12) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads(num_workers=2) is None

@@ -1,0 +1,7 @@
+"""``python -m a2video`` = the ``a2video`` command."""
+
+import sys
+
+from a2video.cli import main
+
+sys.exit(main())
