@@ -141,6 +141,10 @@ class VideoDataModule(pl.LightningDataModule):
         """Number of classes."""
         return len(self.class_names)
 
+    def has_split(self, split: Literal["train", "val", "test"]) -> bool:
+        """Whether a list file was given for ``split``."""
+        return self.lists[split] is not None
+
     def samples(self, split: Literal["train", "val", "test"]) -> list[Sample]:
         """(path, label) rows of a split's list file, checked against the classes."""
         if split not in self._samples:
