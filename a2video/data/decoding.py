@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import av
+import decord
 import numpy as np
 
 Backend = Literal["decord", "pyav"]
@@ -81,8 +82,6 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 
 
 def _decode_decord(path: str, indices: np.ndarray, size: tuple[int, int] | None, num_threads: int) -> np.ndarray:
-    import decord
-
     height, width = size if size is not None else (-1, -1)
     reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height, num_threads=num_threads)
     # The header's count (used for sampling) and decord's may differ by a few frames.
