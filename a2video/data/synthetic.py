@@ -6,6 +6,9 @@ the second class is rendered exactly like one of the first and then played
 backwards, so both classes show the same frames and only their order differs.
 Shapes, colours, backgrounds, noise, sizes and start positions are random.
 
+Train on it without horizontal flips (``VideoDataModule(horizontal_flip=False)``): a
+mirrored clip of ``move_right`` or ``rotate_clockwise`` shows the other class's motion.
+
 Two disjoint class sets: ``source`` (10 classes, for pre-training) and ``target``
 (8 classes, for fine-tuning). Files are small H.264 mp4s in the same layout as
 the real datasets::
