@@ -12,7 +12,8 @@ Modules, in the order data flows through them:
 - ``commands``: the ``a2video lists`` and ``a2video synth`` subcommands.
 """
 
-from a2video.data.datasets import EvalVideoDataset, SeededRandomSampler, TrainVideoDataset, collate_train
+from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset, collate_train
+from a2video.data.loader import EpochSampler, ResumableLoader
 from a2video.data.decoding import VideoDecodeError, probe_video, read_frames
 from a2video.data.encoding import write_video
 from a2video.data.lists import ListFileError, read_classes, read_list, write_classes, write_list
@@ -22,7 +23,8 @@ from a2video.data.transforms import normalize_video
 __all__ = [
     "EvalVideoDataset",
     "ListFileError",
-    "SeededRandomSampler",
+    "EpochSampler",
+    "ResumableLoader",
     "SyntheticSet",
     "TrainVideoDataset",
     "VideoDecodeError",

@@ -9,8 +9,8 @@ Batch contract (docs/DESIGN.md):
   ``label``, ``index`` (row in the list), ``ok`` and ``error``; ``torch``'s
   ``default_collate`` batches it.
 
-Training randomness comes from a per-item seed that :class:`SeededRandomSampler`
-draws in the main process from (seed, epoch). Augmentation therefore differs across
+Training randomness comes from a per-item seed that :class:`a2video.data.loader.EpochSampler`
+draws in the main process from (seed, epoch, position). Augmentation therefore differs across
 items and epochs, yet a run is reproducible and does not depend on the number of
 workers or on which worker loads an item.
 """
@@ -18,12 +18,12 @@ workers or on which worker loads an item.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from a2video.data.decoding import Backend, VideoDecodeError, VideoInfo, probe_video, read_frames
 from a2video.data.lists import Sample
@@ -68,39 +68,6 @@ class BadVideoLog:
             )
 
 
-class SeededRandomSampler(Sampler[tuple[int, int]]):
-    """Yields (index, item seed) pairs: a permutation and seeds drawn from (seed, epoch).
-
-    The epoch advances on every pass; Lightning's ``set_epoch`` (called before each
-    epoch) sets it explicitly, so resumed runs continue the same sequence.
-
-    Args:
-        num_samples: Dataset length.
-        seed: Base seed.
-        shuffle: Visit items in random order (else in list order).
-    """
-
-    def __init__(self, num_samples: int, seed: int = 0, shuffle: bool = True) -> None:
-        self.num_samples = num_samples
-        self.seed = seed
-        self.shuffle = shuffle
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Selects the epoch whose order and seeds the next pass yields."""
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        self.epoch += 1
-        order = rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
-        seeds = rng.integers(0, 2**62, size=self.num_samples)
-        yield from zip(order.tolist(), seeds.tolist())
-
-
 class _ListDataset(Dataset):
     """Shared by both datasets: the list, the video root and cached header probes."""
 
@@ -132,6 +99,7 @@ class TrainVideoDataset(_ListDataset):
         sampling_rate: Stride between clip frames.
         scale_range: Random short side range before cropping.
         crop_size: Square crop side.
+        flip_probability: Chance of a horizontal flip (0 for classes defined by left/right direction).
         backend: Decoder (``"decord"`` falls back to PyAV per file).
         short_video: ``"loop"`` or ``"clamp"`` for videos shorter than the clip.
         max_failed_fraction: Largest tolerated fraction of undecodable videos (this
@@ -149,6 +117,7 @@ class TrainVideoDataset(_ListDataset):
         sampling_rate: int = 8,
         scale_range: tuple[int, int] = (256, 320),
         crop_size: int = 224,
+        flip_probability: float = 0.5,
         backend: Backend = "decord",
         short_video: ShortVideoMode = "loop",
         max_failed_fraction: float = 0.05,
@@ -158,7 +127,7 @@ class TrainVideoDataset(_ListDataset):
         super().__init__(samples, video_root)
         self.num_frames = num_frames
         self.sampling_rate = sampling_rate
-        self.transform = TrainClipTransform(scale_range, crop_size)
+        self.transform = TrainClipTransform(scale_range, crop_size, flip_probability)
         self.backend = backend
         self.short_video = short_video
         self.seed = seed
@@ -169,7 +138,7 @@ class TrainVideoDataset(_ListDataset):
         """Loads one clip.
 
         Args:
-            key: ``(index, seed)`` from :class:`SeededRandomSampler`, or a plain index
+            key: ``(index, seed)`` from :class:`~a2video.data.loader.EpochSampler`, or a plain index
                 (then the seed is derived from the dataset seed and the index).
 
         Raises:

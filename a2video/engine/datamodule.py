@@ -14,16 +14,11 @@ from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import default_collate
 
-from a2video.data.datasets import (
-    BadVideoLog,
-    EvalVideoDataset,
-    SeededRandomSampler,
-    TrainVideoDataset,
-    collate_train,
-)
+from a2video.data.datasets import BadVideoLog, EvalVideoDataset, TrainVideoDataset, collate_train
 from a2video.data.lists import Sample, read_classes, read_list
+from a2video.data.loader import EpochSampler, ResumableLoader
 from a2video.data.transforms import normalize_video
 
 log = logging.getLogger(__name__)
@@ -53,6 +48,9 @@ class VideoDataModule(pl.LightningDataModule):
         sampling_rate: Stride between the frames of a clip.
         train_scale_range: Random short side (inclusive range) before the training crop.
         crop_size: Training crop side.
+        horizontal_flip: Flip training clips left-right half of the time. Turn it off when a
+            class is defined by a direction (move left / move right, Something-Something, the
+            synthetic set): a flip would give the clip the other class's motion and keep its label.
         test_short_side: Short side for validation and test views.
         test_crop_size: Crop side for validation and test views; default ``test_short_side``.
         test_clips: Clips per video at test time.
@@ -82,6 +80,7 @@ class VideoDataModule(pl.LightningDataModule):
         sampling_rate: int = 8,
         train_scale_range: tuple[int, int] = (256, 320),
         crop_size: int = 224,
+        horizontal_flip: bool = True,
         test_short_side: int = 256,
         test_crop_size: int | None = None,
         test_clips: int = 10,
@@ -112,6 +111,7 @@ class VideoDataModule(pl.LightningDataModule):
         self.sampling_rate = sampling_rate
         self.train_scale_range = tuple(train_scale_range)
         self.crop_size = crop_size
+        self.horizontal_flip = horizontal_flip
         self.test_short_side = test_short_side
         self.test_crop_size = test_crop_size
         self.views = {"val": (val_clips, val_crops), "test": (test_clips, test_crops)}
@@ -182,6 +182,7 @@ class VideoDataModule(pl.LightningDataModule):
                 sampling_rate=self.sampling_rate,
                 scale_range=self.train_scale_range,
                 crop_size=self.crop_size,
+                flip_probability=0.5 if self.horizontal_flip else 0.0,
                 backend=self.backend,
                 short_video=self.short_video,
                 max_failed_fraction=self.max_failed_fraction,
@@ -205,32 +206,54 @@ class VideoDataModule(pl.LightningDataModule):
             decode_threads=self._decode_threads(),
         )
 
-    def _loader(self, split: str, **kwargs: Any) -> DataLoader:
+    def _rank(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _loader(self, split: str, *, batch_size: int, shuffle: bool, collate_fn: Any) -> ResumableLoader:
         if split not in self.datasets:
             self.datasets[split] = self._make_dataset(split)
+        dataset = self.datasets[split]
+        rank, world_size = self._rank()
+        # Our sampler splits the data by rank itself (the CLI sets use_distributed_sampler=False):
+        # training pads so every rank takes the same number of steps; evaluation never repeats a
+        # video, so no view is counted twice.
+        sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=self.seed, rank=rank, world_size=world_size,
+                               pad=shuffle, with_item_seeds=shuffle)
         workers = self.num_workers
-        return DataLoader(
-            self.datasets[split],
+        return ResumableLoader(
+            dataset,
+            sampler=sampler,
+            progress=self._train_progress if split == "train" else None,
+            batch_size=batch_size,
+            collate_fn=collate_fn,
+            # A lone last batch of one clip breaks BatchNorm and adds noise; drop it when there is more.
+            drop_last=shuffle and len(sampler) > batch_size,
             num_workers=workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers and workers > 0,
-            **kwargs,
+            # Its own generator: creating worker seeds must not consume the global RNG, which the
+            # model's dropout draws from (exact resume depends on it).
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled random clips; order and augmentation seeded by (seed, epoch)."""
-        sampler = SeededRandomSampler(len(self.samples("train")), seed=self.seed)
-        return self._loader(
-            "train", batch_size=self.batch_size, sampler=sampler, collate_fn=collate_train, drop_last=False
-        )
+    def _train_progress(self) -> int:
+        """Training batches finished in the current epoch (what a checkpoint must remember)."""
+        if self.trainer is None:
+            return 0
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
-    def val_dataloader(self) -> DataLoader | list:
+    def train_dataloader(self) -> ResumableLoader:
+        """Shuffled random clips; order and augmentation seeded by (seed, epoch, position)."""
+        return self._loader("train", batch_size=self.batch_size, shuffle=True, collate_fn=collate_train)
+
+    def val_dataloader(self) -> ResumableLoader | list:
         """Validation videos in list order, ``val_clips x val_crops`` views each (none without a val list)."""
         if self.lists["val"] is None:
             return []  # Lightning then skips validation
         return self._loader("val", batch_size=self.eval_batch_size, shuffle=False, collate_fn=default_collate)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> ResumableLoader:
         """Test videos in list order, ``test_clips x test_crops`` views each."""
         return self._loader("test", batch_size=self.eval_batch_size, shuffle=False, collate_fn=default_collate)
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from a2video.engine.loader import EpochSampler, ResumableLoader, item_seed
+from a2video.data.loader import EpochSampler, ResumableLoader, item_seed
 
 
 class Echo(Dataset):

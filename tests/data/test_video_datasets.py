@@ -7,12 +7,12 @@ from torch.utils.data import DataLoader, default_collate
 
 from a2video.data.datasets import (
     EvalVideoDataset,
-    SeededRandomSampler,
     TooManyBadVideos,
     TrainVideoDataset,
     collate_train,
 )
 from a2video.data.encoding import write_video
+from a2video.data.loader import EpochSampler
 from video_codes import coded_frames, make_bad_videos, read_codes
 
 
@@ -64,25 +64,17 @@ def test_items_depend_only_on_index_and_seed(mixed_root):
     assert sum(different) >= 6
 
 
-def test_sampler_changes_with_the_epoch_and_is_reproducible():
-    sampler = SeededRandomSampler(50, seed=4)
-    first, second = list(sampler), list(sampler)
-    assert sorted(i for i, _ in first) == list(range(50))
-    assert first != second
-    sampler.set_epoch(0)
-    assert list(sampler) == first
-    assert list(SeededRandomSampler(50, seed=5)) != first
-
-
 def test_training_skips_bad_videos_and_counts_them(mixed_root):
     root, good, bad = mixed_root
     samples = good + bad
     dataset = make_train(root, samples, max_failed_fraction=0.5)
-    loader = DataLoader(dataset, batch_size=7, sampler=SeededRandomSampler(len(samples), seed=1), collate_fn=collate_train)
+    loader = DataLoader(dataset, batch_size=7, sampler=EpochSampler(len(samples), seed=1, with_item_seeds=True), collate_fn=collate_train)
     batch = next(iter(loader))
     assert batch["video"].shape == (7, 3, 4, 48, 48)
     assert set(batch["label"].tolist()) <= {0, 1, 2, 3}  # every item is a good video
-    assert int(batch["num_failed"].sum()) == len(batch["failed_videos"]) == 3
+    # Every bad video is met at least once (the batch holds all 7 rows); one first met as the
+    # replacement draw for another item is met again on its own row, so 3 or more events.
+    assert int(batch["num_failed"].sum()) == len(batch["failed_videos"]) >= 3
     failed = dict(batch["failed_videos"])
     assert set(failed) == {str(root / path) for path, _ in bad}
     assert "empty file" in failed[str(root / "bad/empty.mp4")]
