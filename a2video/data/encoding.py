@@ -17,6 +17,7 @@ def write_video(
     codec: str = "libx264",
     crf: int = 23,
     gop_size: int | None = None,
+    threads: int = 1,
 ) -> Path:
     """Encodes uint8 RGB frames into an H.264 video file.
 
@@ -30,6 +31,9 @@ def write_video(
         codec: Encoder name known to the FFmpeg bundled with PyAV.
         crf: x264 constant rate factor (lower = better quality, larger file).
         gop_size: Frames between key frames; ``None`` keeps the encoder default.
+        threads: Encoder threads. 1 (the default) makes the bytes depend only on the frames:
+            with several threads x264 was seen to encode the same frames differently when the
+            machine was busy, which made the synthetic set differ between runs.
 
     Returns:
         The path written.
@@ -53,6 +57,7 @@ def write_video(
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             if codec == "libx264":
                 stream.options = {"crf": str(crf)}
+            stream.codec_context.thread_count = threads
             if gop_size is not None:
                 stream.codec_context.gop_size = gop_size
             for frame in frames:

@@ -32,6 +32,7 @@ import numpy as np
 
 from a2video.data.encoding import write_video
 from a2video.data.lists import write_classes, write_list
+from a2video.errors import A2VideoError
 
 State = dict[str, np.ndarray]
 """Per-frame shape state, each value (F,): cx, cy (centre, 0..1), radius, angle, alpha, aspect."""
@@ -96,12 +97,15 @@ def _fade_in(rng: np.random.Generator, t: np.ndarray) -> State:
 
 
 def _widen(rng: np.random.Generator, t: np.ndarray) -> State:
+    # The stretch axis is always horizontal: at a random angle, "narrow" would be "widen" turned
+    # by 90 degrees for the symmetric shapes, and the pair could not be told apart.
     radius = rng.uniform(0.12, 0.16)
     centre = rng.uniform(2 * radius, 1 - 2 * radius, size=2)
     return {
         "cx": np.full_like(t, centre[0]),
         "cy": np.full_like(t, centre[1]),
         "radius": np.full_like(t, radius),
+        "angle": np.zeros_like(t),
         "aspect": np.exp(np.log(rng.uniform(0.45, 0.6)) + t * np.log(rng.uniform(3.0, 4.0))),
     }
 
@@ -246,6 +250,10 @@ def render_clip(class_name: str, rng: np.random.Generator, num_frames: int = 32,
     return clip[::-1].copy() if backwards else clip
 
 
+class SyntheticSetError(A2VideoError, ValueError):
+    """The output folder already holds a synthetic set made with other parameters."""
+
+
 @dataclass(frozen=True)
 class SyntheticSet:
     """Where a generated set lives; the fields plug into ``VideoDataModule``."""
@@ -299,8 +307,8 @@ def make_synthetic_set(
         The set's paths.
 
     Raises:
-        ValueError: On bad arguments, or if the folder holds a complete set made
-            with other parameters.
+        ValueError: On bad arguments.
+        SyntheticSetError: If the folder holds a set made with other parameters.
     """
     names = class_names(set_name)
     if videos_per_class < 3 or num_frames < 2 or size < 8 or size % 2:
@@ -316,12 +324,13 @@ def make_synthetic_set(
         class_names=tuple(names),
     )
     params = {"set": set_name, "videos_per_class": videos_per_class, "num_frames": num_frames,
-              "size": size, "seed": seed, "fps": fps, "format": 2}  # fmt: skip
+              "size": size, "seed": seed, "fps": fps, "format": 3}  # fmt: skip
     manifest = root / "synth.json"
     if manifest.exists():
         existing = json.loads(manifest.read_text())
         if existing != params:
-            raise ValueError(f"{root} already holds a synthetic set made with {existing}; use another --out")
+            raise SyntheticSetError(f"{root} holds a synthetic set made with other parameters ({existing}, "
+                                    f"asked for {params}); delete it or use another --out")
         listed = [line.split()[0] for name in ("train.txt", "val.txt", "test.txt")
                   for line in (root / name).read_text().splitlines()]  # fmt: skip
         if all((root / "videos" / path).is_file() for path in listed):

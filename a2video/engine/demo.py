@@ -41,9 +41,9 @@ SIZES = {
     # CI smoke test: proves the pipeline end to end, not the accuracy.
     "tiny": DemoSize(videos_per_class=5, pretrain_epochs=1, finetune_epochs=1, test_clips=2, test_crops=1),
     # The default: ≥ 90 % video top-1 on the target set in < 10 minutes on 2 CPU cores.
-    "small": DemoSize(videos_per_class=100, pretrain_epochs=20, finetune_epochs=12, test_clips=4, test_crops=3),
+    "small": DemoSize(videos_per_class=150, pretrain_epochs=40, finetune_epochs=20, test_clips=4, test_crops=3),
     # More data and epochs, for a machine with more cores or a GPU.
-    "large": DemoSize(videos_per_class=300, pretrain_epochs=30, finetune_epochs=20, test_clips=10, test_crops=3),
+    "large": DemoSize(videos_per_class=300, pretrain_epochs=40, finetune_epochs=30, test_clips=10, test_crops=3),
 }
 
 VIDEO_FRAMES = 32  # frames per synthetic video
@@ -189,12 +189,17 @@ def demo_main(argv: Sequence[str]) -> int:
     print(f"[4/4] multi-view test: a2video {' '.join(test_args)}", flush=True)
     _lightning(test_args)
 
+    from a2video.evaluation import format_summary
+
     metrics = json.loads((finetune_dir / "test" / "metrics.json").read_text())
     minutes = (time.time() - start) / 60
-    print(f"\nDemo finished in {minutes:.1f} min. Target test set ({metrics['num_videos']} videos, "
-          f"{metrics['views_per_video']} views each): video top-1 {metrics['video_top1']:.1f} %, "
-          f"clip top-1 {metrics['clip_top1']:.1f} %.")
-    print(f"Runs: {out / 'runs'}   (tensorboard --logdir {out / 'runs'})")
+    source = _last_val_top1(Path(configs["pretrain"]["trainer"]["default_root_dir"]))
+    print(f"\n=== a2video demo finished in {minutes:.1f} min ===")
+    if source is not None:
+        print(f"pre-training on source: val clip top-1 {source:.1f} %")
+    print(f"fine-tuned on target, tested on {metrics['num_videos']} videos x {metrics['views_per_video']} views:")
+    print(format_summary(metrics, finetune_dir / "test"))
+    print(f"configs: {out / 'configs'}   runs: {out / 'runs'}   (tensorboard --logdir {out / 'runs'})")
     return 0
 
 
@@ -206,6 +211,19 @@ def _finished(last_checkpoint: Path, max_epochs: int) -> bool:
 
     state = torch.load(last_checkpoint, map_location="cpu", weights_only=False)
     return state.get("epoch", -1) + 1 >= max_epochs
+
+
+def _last_val_top1(run_dir: Path) -> float | None:
+    """The last ``val/clip_top1`` in a run's CSV logs (None when there is none)."""
+    import csv
+
+    value = None
+    for log in sorted((run_dir / "csv").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name[8:])):
+        with open(log, newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row.get("val/clip_top1"):
+                    value = float(row["val/clip_top1"])
+    return value
 
 
 def _best_checkpoint(run_dir: Path) -> Path:

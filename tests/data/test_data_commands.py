@@ -41,4 +41,4 @@ def test_synth_writes_a_set_and_skips_a_complete_one(tmp_path, capsys):
     assert len(read_list(tmp_path / "target" / "train.txt")) == 8
     assert synth_main(argv) == 0
     assert synth_main(argv[:-4] + ["--size", "32"]) == 1
-    assert "already holds a synthetic set" in capsys.readouterr().err
+    assert "holds a synthetic set made with other parameters" in capsys.readouterr().err

@@ -107,5 +107,5 @@ def test_generation_is_deterministic_parallel_or_not_and_idempotent(tmp_path):
     make_synthetic_set(tmp_path / "a", workers=1, **args)
     assert np.array_equal(read_frames(video, np.arange(8)), read_frames(os.path.join(parallel.video_root, samples[0][0]), np.arange(8)))
 
-    with pytest.raises(ValueError, match="already holds a synthetic set"):
+    with pytest.raises(ValueError, match="holds a synthetic set made with other parameters"):
         make_synthetic_set(tmp_path / "a", workers=1, **{**args, "seed": 10})
