@@ -1,0 +1,41 @@
+"""`a2video demo --size tiny`: the whole user workflow (synth → pre-train → fine-tune → test) end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from a2video.cli import main
+from a2video.engine.demo import SIZES
+
+
+def test_tiny_demo_runs_end_to_end_and_skips_finished_stages(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--size", "tiny", "--out", str(out), "--workers", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "a2video demo finished" in printed and "video" in printed
+
+    spec = SIZES["tiny"]
+    held_out = max(1, spec.videos_per_class // 5)
+    metrics = json.loads((out / "runs" / "finetune_target" / "test" / "metrics.json").read_text())
+    assert metrics["num_videos"] == 8 * held_out  # 8 target classes
+    assert metrics["views_per_video"] == spec.test_clips * spec.test_crops
+    assert metrics["num_failed_videos"] == 0
+    logits = np.load(out / "runs" / "finetune_target" / "test" / "view_logits.npz")["logits"]
+    assert logits.shape[-1] == 8
+
+    # The fine-tuned model has the target's 8-way classifier on the source-trained backbone.
+    pretrain = torch.load(out / "runs" / "pretrain_source" / "checkpoints" / "last.ckpt", weights_only=False)
+    finetune = torch.load(out / "runs" / "finetune_target" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert pretrain["state_dict"]["net.fc.weight"].shape[0] == 10
+    assert finetune["state_dict"]["net.fc.weight"].shape[0] == 8
+    for stage in ("pretrain", "finetune"):
+        assert (out / "configs" / f"{stage}.yaml").is_file()
+
+    # A second run finds both stages finished and only tests again.
+    last = out / "runs" / "pretrain_source" / "checkpoints" / "last.ckpt"
+    before = last.stat().st_mtime_ns
+    assert main(["demo", "--size", "tiny", "--out", str(out), "--workers", "0"]) == 0
+    assert last.stat().st_mtime_ns == before
