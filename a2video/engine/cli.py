@@ -4,30 +4,89 @@ The typed ``__init__`` signatures of the two classes are the config schema (``--
 shows every key). Each run lives in one folder, ``trainer.default_root_dir``:
 
     config.yaml            resolved config of the fit (test_config.yaml for test, ...)
-    checkpoints/last.ckpt  latest state; best-*.ckpt by val/clip_top1; interrupted.ckpt on a crash
+    checkpoints/last.ckpt  latest state, after every training epoch; best-*.ckpt by val/clip_top1;
+                           interrupted.ckpt on a crash
     events.out.tfevents.*  TensorBoard;  csv/version_N/metrics.csv  CSV log of each launch
     test/                  metrics.json, predictions.csv, view_logits.npz, confusion.png
 
 ``fit`` resumes from the folder's newest checkpoint unless ``--resume never`` or ``--ckpt_path``.
+The config (file and command line) is what runs: a checkpoint given with ``--ckpt_path`` provides
+weights and training state, never settings.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
 import sys
+import uuid
 import warnings
+from argparse import ArgumentError
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.plugins import CheckpointIO, TorchCheckpointIO
 
 from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.module import VideoClassifier
+from a2video.errors import A2VideoError, ConfigError
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
 CHECKPOINT_DIR = "checkpoints"
+# Values of --ckpt_path that Lightning resolves itself rather than reading a file.
+_LIGHTNING_CKPT_KEYWORDS = ("last", "best", "hpc", "registry")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write each checkpoint to a temporary file beside its destination, fsync it, then rename it.
+
+    Lightning's own writer stages the file in the system temporary folder and moves it; when that
+    folder is on another file system than the run (a node-local /tmp, runs on a network disk) the
+    move is a copy, and a crash during the copy leaves a truncated ``last.ckpt``. A rename within
+    one folder is atomic: the destination is either the old checkpoint or the complete new one.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None or "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)  # remote storage: Lightning's way
+            return
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "xb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``checkpoints/last.ckpt`` at the end of every training epoch (after its validation).
+
+    Lightning's ``save_last`` only refreshes ``last.ckpt`` at the steps where a best-k checkpoint
+    is written: once the monitored metric stops improving, "last" (the resume point, the model
+    ``test`` is pointed at) would silently stay at the best epoch. This callback writes it every
+    epoch, whatever the metric does; it is added after the best-k callback so the state it saves
+    includes that callback's ranking of the same epoch.
+    """
+
+    def __init__(self, dirpath: str | Path) -> None:
+        super().__init__(dirpath=dirpath, filename="last", monitor=None, save_top_k=1, save_last=False,
+                         save_on_train_epoch_end=True, enable_version_counter=False, auto_insert_metric_name=False)
+
+    @property
+    def state_key(self) -> str:
+        return "a2video.LastCheckpoint"
 
 
 class InterruptCheckpoint(Callback):
@@ -35,11 +94,20 @@ class InterruptCheckpoint(Callback):
     so the steps done since the last checkpoint are not lost."""
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        if trainer.state.fn != "fit" or trainer.global_step == 0:
+        if trainer.state.fn != "fit" or trainer.global_step == 0 or trainer.sanity_checking:
             return
         path = Path(trainer.default_root_dir) / CHECKPOINT_DIR / "interrupted.ckpt"
-        trainer.save_checkpoint(path)  # atomic: Lightning writes a temporary file, then moves it
-        print(f"\na2video: {type(exception).__name__} at step {trainer.global_step}; saved {path}", file=sys.stderr)
+        if trainer.world_size > 1 and not isinstance(exception, KeyboardInterrupt):
+            # An error raised on one rank only: trainer.save_checkpoint would wait at a barrier for
+            # ranks that never come. Rank 0 writes its own (replicated) state without the barrier.
+            if trainer.global_rank != 0:
+                return
+            trainer.strategy.checkpoint_io.save_checkpoint(trainer._checkpoint_connector.dump_checkpoint(), path)
+        else:
+            trainer.save_checkpoint(path)  # every rank takes part; rank 0 writes
+        if trainer.global_rank == 0:
+            print(f"\na2video: {type(exception).__name__} at step {trainer.global_step}; saved {path}",
+                  file=sys.stderr)
 
 
 class RunConfig(SaveConfigCallback):
@@ -58,6 +126,27 @@ def resume_checkpoint(run_dir: str | Path) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
+def config_error_message(message: str, subcommand: str | None, known_keys: list[str]) -> str:
+    """jsonargparse's (often multi-line) parse error as one line, with a close key suggested."""
+    text = " ".join(str(message).split())
+    unknown = None
+    match = re.search(r"does not accept option '([^']+)'", text)
+    if match:  # a key in a config file
+        unknown = match.group(1)
+        text = f"unknown config key '{unknown}'"
+    match = re.match(r"unrecognized arguments: (.*)", text)
+    if match:  # an option on the command line
+        options = [a for a in match.group(1).split() if a.startswith("--")]
+        unknown = options[0][2:].split("=")[0] if options else None
+        text = f"unknown option{'s' if len(options) > 1 else ''} {' '.join(options) or match.group(1)}"
+    if unknown:
+        close = difflib.get_close_matches(unknown, known_keys, n=1, cutoff=0.75)
+        if close:
+            text += f" (did you mean '{close[0]}'?)"
+    where = f"a2video {subcommand} --help" if subcommand else "a2video fit --help"
+    return f"{text}; `{where}` lists every key"
+
+
 class A2VideoCLI(LightningCLI):
     """LightningCLI with the run-folder layout, forced checkpointing and automatic resume."""
 
@@ -65,12 +154,31 @@ class A2VideoCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({
-            "checkpoint.monitor": "val/clip_top1", "checkpoint.mode": "max", "checkpoint.save_last": True,
+            "checkpoint.monitor": "val/clip_top1", "checkpoint.mode": "max",
+            "checkpoint.save_last": False,  # LastCheckpoint writes last.ckpt every epoch
             "checkpoint.save_top_k": 1, "checkpoint.auto_insert_metric_name": False,
             "checkpoint.filename": "best-epoch{epoch:03d}-top1_{val/clip_top1:.2f}",
         })
         parser.add_argument("--resume", choices=["auto", "never"], default="auto",
                             help="fit: continue from the run folder's newest checkpoint (auto) or start over")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse errors become one-line :class:`ConfigError` s instead of a usage dump."""
+        try:
+            super().parse_arguments(parser, args)
+        except ArgumentError as error:
+            subcommand = next((a for a in (args or []) if a in self.subcommands()), None)
+            known: list[str] = []
+            if subcommand is not None:
+                sub = parser._subcommands_action._name_parser_map.get(subcommand)
+                known = list(sub.get_defaults().keys()) if sub is not None else []
+            raise ConfigError(config_error_message(str(error), subcommand, known)) from None
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning would overwrite the model section with the hyperparameters stored in
+        ``--ckpt_path`` (silently dropping e.g. ``--model.aggregate logits`` at test time). Here the
+        config is what runs; :meth:`VideoClassifier.on_load_checkpoint` checks that the network
+        it describes is the checkpoint's."""
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self._get(self.config_init, "trainer", default={})
@@ -89,7 +197,27 @@ class A2VideoCLI(LightningCLI):
         if kwargs.get("logger", config.get("logger")):
             extra.append(LearningRateMonitor(logging_interval="step"))
         kwargs["callbacks"] = list(config.get("callbacks") or []) + extra
-        return super().instantiate_trainer(**kwargs)
+        plugins = config.get("plugins")
+        plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            kwargs["plugins"] = plugins + [AtomicCheckpointIO()]
+        trainer = super().instantiate_trainer(**kwargs)
+        # Appended after construction so it follows the best-k callback (see LastCheckpoint).
+        trainer.callbacks.append(LastCheckpoint(root / CHECKPOINT_DIR))
+        return trainer
+
+    def _check_inputs(self, subcommand: str, split: str) -> None:
+        """Fail early, in one line, on a missing list or checkpoint (before a run folder is made)."""
+        if not self.datamodule.has_split(split):
+            key = {"train": "data.train_list", "val": "data.val_list", "test": "data.test_list"}[split]
+            raise A2VideoError(f"`a2video {subcommand}` needs {key}")
+        ckpt_path = self.config_init[subcommand].get("ckpt_path")
+        if ckpt_path and str(ckpt_path) not in _LIGHTNING_CKPT_KEYWORDS and "://" not in str(ckpt_path):
+            if not Path(ckpt_path).is_file():
+                raise A2VideoError(f"ckpt_path: checkpoint not found: {ckpt_path}")
+        init_from = self.model.hparams.get("init_from")
+        if not ckpt_path and init_from and "://" not in str(init_from) and not Path(init_from).expanduser().is_file():
+            raise A2VideoError(f"model.init_from: checkpoint not found: {init_from}")
 
     def before_fit(self) -> None:
         config = self.config_init["fit"]
@@ -98,10 +226,46 @@ class A2VideoCLI(LightningCLI):
             if found is not None:
                 print(f"a2video: resuming from {found} (pass --resume never to start over)", file=sys.stderr)
                 config["ckpt_path"] = str(found)
+        self._check_inputs("fit", "train")
         if not self.datamodule.has_split("val"):
             # Without validation there is nothing to rank "best" by: keep last.ckpt only.
             self.trainer.checkpoint_callback.monitor = None
             self.trainer.checkpoint_callback.save_top_k = 0
+
+    def before_validate(self) -> None:
+        self._check_inputs("validate", "val")
+
+    def before_test(self) -> None:
+        self._check_inputs("test", "test")
+
+
+class _ParseOnlyCLI(A2VideoCLI):
+    def instantiate_classes(self) -> None:
+        pass
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        pass
+
+
+def parse_config(args: list[str]) -> Any:
+    """The config that ``a2video <args>`` would run, parsed and checked but not instantiated.
+
+    Returns the subcommand's namespace (``.model``, ``.data``, ``.trainer``, ...). Raises
+    :class:`ConfigError` on an unknown key or a value of the wrong type, as the command does.
+    """
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended.*")
+    cli = _ParseOnlyCLI(VideoClassifier, VideoDataModule, args=args, save_config_callback=RunConfig,
+                        seed_everything_default=0, trainer_defaults={"use_distributed_sampler": False},
+                        parser_kwargs=parser_kwargs(), auto_configure_optimizers=False)
+    return cli.config[cli.config["subcommand"]]
+
+
+def parser_kwargs() -> dict[str, Any]:
+    """Parse errors raise (and are reported in one line) rather than print the usage and exit."""
+    kwargs: dict[str, Any] = {"default_env": False, "exit_on_error": False, "prog": "a2video"}
+    for subcommand in LIGHTNING_SUBCOMMANDS:
+        kwargs[subcommand] = {"exit_on_error": False}
+    return kwargs
 
 
 def run_lightning(args: list[str]) -> int:
@@ -116,6 +280,9 @@ def run_lightning(args: list[str]) -> int:
         save_config_callback=RunConfig,
         seed_everything_default=0,
         trainer_defaults={"use_distributed_sampler": False},  # VideoDataModule's samplers split by rank
-        parser_kwargs={"default_env": False},
+        parser_kwargs=parser_kwargs(),
+        # The optimiser and schedule are VideoClassifier's (parameter groups, linear scaling):
+        # no --optimizer / --lr_scheduler options that would silently replace them.
+        auto_configure_optimizers=False,
     )
     return 0

@@ -17,6 +17,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import nn
 
 from a2video.engine.finetune import load_backbone_weights
@@ -95,36 +96,73 @@ class VideoClassifier(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.net: nn.Module | None = None
+        self._initial_weights_pending = False
         self._rng_to_restore: dict | None = None
         self._test_outputs: list[dict] = []
         self.test_metrics: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------- model
     def build(self, num_classes: int, load_initial_weights: bool = True) -> None:
-        """Create the network; ``load_initial_weights`` applies ``pretrained`` and ``init_from``.
-
-        Both are skipped when a checkpoint is about to be restored (resume, test from a
-        checkpoint): its weights replace them anyway, and their files need not exist any more.
-        """
+        """Create the network; ``load_initial_weights`` applies ``pretrained`` and ``init_from``."""
         hp = self.hparams
         hp.num_classes = num_classes
         self.net = create_model(hp.model, num_classes=num_classes, base_width=hp.base_width, dropout=hp.dropout,
-                                pretrained=hp.pretrained if load_initial_weights else None,
                                 **(hp.model_kwargs or {}))
-        if hp.init_from and load_initial_weights:
-            report = load_backbone_weights(self.net, hp.init_from, replace_classifier=hp.replace_classifier)
+        self._initial_weights_pending = False
+        if load_initial_weights:
+            self.load_initial_weights()
+
+    def load_initial_weights(self) -> None:
+        """Inflate ``pretrained`` ImageNet weights, then load ``init_from``, into the network."""
+        hp = self.hparams
+        if hp.pretrained:
+            from a2video.models.inflate import inflate_pretrained
+
+            try:
+                inflate_pretrained(self.net, hp.pretrained, arch=getattr(self.net, "imagenet_arch", "resnet50"))
+            except A2VideoError as error:
+                raise type(error)(f"model.pretrained: {error}") from None
+        if hp.init_from:
+            try:
+                report = load_backbone_weights(self.net, hp.init_from, replace_classifier=hp.replace_classifier)
+            except A2VideoError as error:
+                raise type(error)(f"model.init_from: {error}") from None
             log.info("initialised from %s: %s", hp.init_from, report)
 
     def configure_model(self) -> None:
-        """Lightning hook: build the network once the number of classes is known."""
+        """Lightning hook: build the network once the number of classes is known.
+
+        The initial weights (``pretrained``, ``init_from``) wait for the first ``on_*_start`` hook:
+        Lightning restores a checkpoint (resume, ``test --ckpt_path``) only after this hook, and
+        then its weights replace them, so their files are neither read nor needed any more.
+        """
         if self.net is not None:
             return
+        trainer = self._trainer  # None inside load_from_checkpoint, which calls this hook too
         num_classes = self.hparams.num_classes
         if num_classes is None:
-            num_classes = getattr(getattr(self.trainer, "datamodule", None), "num_classes", None)
+            num_classes = getattr(getattr(trainer, "datamodule", None), "num_classes", None)
         if num_classes is None:
             raise A2VideoError("model.num_classes is not set and no data module provides it")
-        self.build(num_classes, load_initial_weights=self.trainer.ckpt_path is None)
+        self.build(num_classes, load_initial_weights=False)
+        self._initial_weights_pending = trainer is not None
+
+    def _apply_initial_weights(self) -> None:
+        if getattr(self, "_initial_weights_pending", False):
+            self._initial_weights_pending = False
+            self.load_initial_weights()
+
+    def on_fit_start(self) -> None:
+        self._apply_initial_weights()
+
+    def on_validation_start(self) -> None:
+        self._apply_initial_weights()
+
+    def on_test_start(self) -> None:
+        self._apply_initial_weights()
+
+    def on_predict_start(self) -> None:
+        self._apply_initial_weights()
 
     def setup(self, stage: str) -> None:
         if self.trainer.strategy.root_device.type == "cpu":
@@ -174,11 +212,13 @@ class VideoClassifier(pl.LightningModule):
         top5 = logits.topk(min(5, k), dim=2).indices  # (N, V, 5)
         hit1 = (top5[:, :, 0] == labels[:, None]) & ok[:, None]  # failed videos count as wrong
         hit5 = (top5 == labels[:, None, None]).any(2) & ok[:, None]
-        loss = F.cross_entropy(logits[ok].flatten(0, 1), labels[ok].repeat_interleave(v)) if ok.any() else None
+        # Logged on every step, with weight 0 when no video of the batch decoded: under DDP every
+        # rank must log the same keys, or the end-of-epoch reduction waits for a rank that never comes.
+        ok_views = int(ok.sum()) * v
+        loss = F.cross_entropy(logits[ok].flatten(0, 1), labels[ok].repeat_interleave(v)) if ok_views else logits.new_zeros(())
         self.log("val/clip_top1", hit1.float().mean() * 100, prog_bar=True, sync_dist=True, batch_size=n * v)
         self.log("val/clip_top5", hit5.float().mean() * 100, sync_dist=True, batch_size=n * v)
-        if loss is not None:
-            self.log("val/loss", loss, sync_dist=True, batch_size=int(ok.sum()) * v)
+        self.log("val/loss", loss, sync_dist=True, batch_size=ok_views)
 
     # ------------------------------------------------------------------ test
     def on_test_epoch_start(self) -> None:
@@ -235,12 +275,35 @@ class VideoClassifier(pl.LightningModule):
             })
         return result
 
+    def total_training_steps(self) -> int | float:
+        """Optimiser steps of the whole run, counted as ``Trainer.estimated_stepping_batches`` does.
+
+        Computed from a loader of its own: that property would make the fit loop set up its
+        training loader here, before a resumed run restores the loop state, and the fit loop then
+        keeps that loader and never applies the saved loader position, so a run resumed mid-epoch
+        would repeat the batches the interrupted run had already trained on.
+        """
+        trainer = self.trainer
+        datamodule = getattr(trainer, "datamodule", None)
+        if trainer.train_dataloader is not None or datamodule is None or not is_overridden("train_dataloader", datamodule):
+            return trainer.estimated_stepping_batches
+        if trainer.max_epochs == -1:
+            return float("inf") if trainer.max_steps == -1 else trainer.max_steps
+        batches = len(datamodule.train_dataloader())
+        limit = trainer.limit_train_batches
+        if isinstance(limit, int):
+            batches = min(batches, limit)
+        elif limit != 1.0:
+            batches = int(batches * limit)
+        steps = math.ceil(batches / trainer.accumulate_grad_batches) * max(trainer.max_epochs, 1)
+        return min(steps, trainer.max_steps) if trainer.max_steps != -1 else steps
+
     def configure_optimizers(self):
         hp = self.hparams
         base_lr = self.effective_lr()
         optimizer = torch.optim.SGD(self.parameter_groups(base_lr), lr=base_lr, momentum=hp.momentum,
                                     nesterov=hp.nesterov)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        total = max(1, int(self.total_training_steps()))
         epochs = max(1, self.trainer.max_epochs or 1) if self.trainer.max_epochs not in (None, -1) else None
         steps_per_epoch = total / epochs if epochs else total
         factor = make_schedule(
@@ -258,6 +321,9 @@ class VideoClassifier(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.net is None:  # restoring before configure_model (e.g. load_from_checkpoint)
             self.build(checkpoint["hyper_parameters"]["num_classes"], load_initial_weights=False)
+        else:
+            check_same_network(self.hparams, checkpoint.get("hyper_parameters") or {})
+        self._initial_weights_pending = False  # the checkpoint's weights replace them
         # Restored at train start, after the sanity check, which an uninterrupted run never does.
         self._rng_to_restore = checkpoint.get("rng_states")
 
@@ -265,6 +331,22 @@ class VideoClassifier(pl.LightningModule):
         states, self._rng_to_restore = self._rng_to_restore, None
         if states:
             restore_rng_states(states)
+
+
+ARCHITECTURE_KEYS = ("model", "num_classes", "base_width", "model_kwargs")
+
+
+def check_same_network(config: Any, saved: dict[str, Any]) -> None:
+    """Raise a one-line :class:`A2VideoError` when a checkpoint's network differs from the config's.
+
+    Weights come from the checkpoint, settings from the config; a mismatch would otherwise surface
+    as a ``state_dict`` size error listing hundreds of tensors.
+    """
+    different = [f"model.{key}: config {config.get(key)!r}, checkpoint {saved[key]!r}"
+                 for key in ARCHITECTURE_KEYS
+                 if key in saved and (config.get(key) or None) != (saved[key] or None)]
+    if different:
+        raise A2VideoError(f"the checkpoint holds another network than the config ({'; '.join(different)})")
 
 
 def cpu_threads(num_workers: int, processes: int = 1) -> int | None:

@@ -1,0 +1,61 @@
+"""Helpers of the engine tests: tiny configs, running the ``a2video`` command, checkpoints.
+
+Everything goes through ``a2video.cli.main`` (the ``a2video`` command) with a narrow A²-Net
+(``a2net_r26``, base width 4): 4-frame 32-pixel clips, batches of 4, no loader workers, a few
+optimiser steps. Source set: 10 classes x 3 videos (1 train, 1 val, 1 test per class, so in the
+training list a label names its video); target set: 8 classes x 3 videos.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from a2video.cli import main
+
+TRAIN_VIDEOS = 10  # source set: one training video per class
+BATCH = 4
+STEPS_PER_EPOCH = TRAIN_VIDEOS // BATCH  # the loader drops the last, incomplete batch
+TEST_CLIPS, TEST_CROPS = 2, 3
+
+
+def tiny_config(dataset: Any, run_dir: str | Path, *, epochs: int = 2, val: bool = True, **model: Any) -> dict:
+    """A complete ``a2video fit`` config for a synthetic set."""
+    return {
+        "seed_everything": 0,
+        "model": {"model": "a2net_r26", "base_width": 4, "dropout": 0.3, "lr": 0.05, "reference_batch_size": BATCH,
+                  "weight_decay": 1e-4, "warmup_epochs": 0.5, **model},
+        "data": {
+            "video_root": dataset.video_root,
+            "train_list": dataset.train_list,
+            "val_list": dataset.val_list if val else None,
+            "test_list": dataset.test_list,
+            "num_frames": 4, "sampling_rate": 2, "train_scale_range": [32, 36], "crop_size": 32,
+            "horizontal_flip": False, "test_short_side": 32, "test_clips": TEST_CLIPS, "test_crops": TEST_CROPS,
+            "batch_size": BATCH, "eval_batch_size": 4, "num_workers": 0,
+        },
+        "trainer": {
+            "default_root_dir": str(run_dir), "max_epochs": epochs, "accelerator": "cpu", "devices": 1,
+            "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0,
+            "log_every_n_steps": 1,
+        },
+    }
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(copy.deepcopy(config), sort_keys=False))
+    return path
+
+
+def run_ok(*args: str) -> None:
+    """``a2video <args>``, which must succeed."""
+    assert main([str(a) for a in args]) == 0
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
