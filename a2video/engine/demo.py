@@ -197,7 +197,7 @@ def demo_main(argv: Sequence[str]) -> int:
     print(f"\n=== a2video demo finished in {minutes:.1f} min ===")
     if source is not None:
         print(f"pre-training on source: val clip top-1 {source:.1f} %")
-    print(f"fine-tuned on target, tested on {metrics['num_videos']} videos x {metrics['views_per_video']} views:")
+    print(f"fine-tuned on target ({metrics['num_classes']} classes), multi-view test:")
     print(format_summary(metrics, finetune_dir / "test"))
     print(f"configs: {out / 'configs'}   runs: {out / 'runs'}   (tensorboard --logdir {out / 'runs'})")
     return 0
