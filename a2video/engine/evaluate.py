@@ -13,17 +13,19 @@ from a2video.evaluation import format_summary, write_evaluation
 
 
 def evaluation_dir(module: pl.LightningModule) -> Path:
-    """``eval_dir`` if set, else ``<run folder>/test``."""
+    """``eval_dir`` if set, else ``<run folder>/test``. Call it on every rank: under DDP,
+    ``trainer.log_dir`` broadcasts rank 0's folder."""
     if module.hparams.get("eval_dir"):
         return Path(module.hparams.eval_dir)
     trainer = module.trainer
     return Path(trainer.log_dir or trainer.default_root_dir) / "test"
 
 
-def write_test_results(module: pl.LightningModule, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+def write_test_results(module: pl.LightningModule, outputs: list[dict[str, Any]],
+                       out_dir: str | Path | None = None) -> dict[str, Any]:
     """Write metrics.json, predictions.csv, view_logits.npz and confusion.png; print a summary.
 
-    ``outputs`` holds one row per video from every rank; a video seen twice (a sampler that pads)
+    ``out_dir`` defaults to :func:`evaluation_dir`. ``outputs`` holds one row per video from every rank; a video seen twice (a sampler that pads)
     is kept once. Every video of the test list must be present: a failed one arrives with
     ``ok=False`` and is counted as wrong, never dropped.
     """
@@ -39,7 +41,7 @@ def write_test_results(module: pl.LightningModule, outputs: list[dict[str, Any]]
     for position, index in enumerate(indices):
         if rows[index]["ok"]:
             logits[position] = rows[index]["logits"]
-    out_dir = evaluation_dir(module)
+    out_dir = Path(out_dir) if out_dir is not None else evaluation_dir(module)
     metrics = write_evaluation(
         out_dir,
         paths=[str(samples[i][0]) for i in indices],

@@ -194,7 +194,8 @@ class VideoClassifier(pl.LightningModule):
         self.log("train/top1", acc * 100, prog_bar=True, batch_size=n)
         if "num_failed" in batch:  # videos that could not be decoded and were replaced in this batch
             failed = batch["num_failed"].sum().float()
-            self.log("train/failed_videos", failed, reduce_fx="sum", on_step=False, on_epoch=True, batch_size=n)
+            self.log("train/failed_videos", failed, reduce_fx="sum", on_step=False, on_epoch=True, batch_size=n,
+                     sync_dist=True)  # summed over ranks
         return loss
 
     def _view_logits(self, videos: torch.Tensor) -> torch.Tensor:
@@ -240,11 +241,12 @@ class VideoClassifier(pl.LightningModule):
             torch.distributed.all_gather_object(gathered, outputs)
             outputs = [row for part in gathered for row in part]
         self._test_outputs = []
+        from a2video.engine.evaluate import evaluation_dir, write_test_results
+
+        out_dir = evaluation_dir(self)  # on every rank: trainer.log_dir is a collective under DDP
         if not self.trainer.is_global_zero:
             return
-        from a2video.engine.evaluate import write_test_results
-
-        self.test_metrics = write_test_results(self, outputs)
+        self.test_metrics = write_test_results(self, outputs, out_dir)
         for key in ("clip_top1", "clip_top5", "video_top1", "video_top5", "mean_class_accuracy"):
             self.log(f"test/{key}", float(self.test_metrics[key]), rank_zero_only=True)
 

@@ -9,9 +9,11 @@ training list a label names its video); target set: 8 classes x 3 videos.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
 import yaml
 
@@ -59,3 +61,32 @@ def run_ok(*args: str) -> None:
 
 def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+class RecordTrainLabels(pl.Callback):
+    """Append ``{"rank", "epoch", "step", "labels"}`` per training batch to ``<folder>/labels_rank<r>.jsonl``.
+
+    In the source set's training list a label names its video, so the labels say which videos a
+    rank trained on. Importable by the DDP subprocesses (PYTHONPATH=tests/engine).
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        record = {"rank": trainer.global_rank, "epoch": trainer.current_epoch, "step": trainer.global_step,
+                  "labels": batch["label"].tolist()}
+        with open(Path(self.folder) / f"labels_rank{trainer.global_rank}.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+class CrashOnRank(pl.Callback):
+    """Raise on one rank only, once ``global_step`` reaches ``step``."""
+
+    def __init__(self, rank: int, step: int) -> None:
+        self.rank = rank
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_rank == self.rank and trainer.global_step >= self.step:
+            raise RuntimeError(f"test crash on rank {self.rank} after step {trainer.global_step}")
