@@ -119,3 +119,21 @@ def test_help_still_works(capsys):
     assert "--model.backbone_lr_mult" in out and "--data.video_root" in out and "--resume" in out
     assert "--optimizer" not in out
 
+
+
+def test_too_many_bad_training_videos(config, synthetic, tmp_path, capsys):
+    """Stopped with the list of unreadable videos (one per line), not a traceback."""
+    root = tmp_path / "videos"
+    shutil.copytree(synthetic.source.video_root, root)
+    samples = [line.split() for line in open(synthetic.source.train_list).read().splitlines()]
+    broken = [path for path, _ in samples[:5]]
+    for path in broken:
+        (root / path).write_bytes(b"")
+    capsys.readouterr()
+    rc = main(["fit", "--config", str(config), "--data.video_root", str(root), "--data.max_failed_fraction", "0"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    message = err[err.index("a2video: error: "):]
+    assert "training videos could not be decoded, more than the allowed fraction 0" in message.splitlines()[0]
+    listed = message.splitlines()[1:]
+    assert listed and all(line.strip().split(": ")[0] in {str(root / p) for p in broken} for line in listed)
