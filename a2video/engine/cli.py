@@ -114,6 +114,7 @@ class RunConfig(SaveConfigCallback):
     """Save the resolved config in the run folder, one file per subcommand, overwritten on resume."""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        stage = getattr(stage, "value", stage)  # a TrainerFn: its str() is "TrainerFn.TESTING"
         self.config_filename = "config.yaml" if stage == "fit" else f"{stage}_config.yaml"
         self.overwrite = True
         super().setup(trainer, pl_module, stage)

@@ -49,6 +49,8 @@ def test_test_files_agree_with_view_logits(source_run):
     out = source_run.dir / "test"
     for name in ("metrics.json", "predictions.csv", "view_logits.npz", "confusion.png"):
         assert (out / name).is_file(), name
+    tested = yaml.safe_load((source_run.dir / "test_config.yaml").read_text())  # beside fit's config.yaml
+    assert tested["ckpt_path"] == str(source_run.last) and tested["data"]["test_clips"] == TEST_CLIPS
     metrics = json.loads((out / "metrics.json").read_text())
     npz = np.load(out / "view_logits.npz")
     samples = read_list(source_run.dataset.test_list)
