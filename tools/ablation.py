@@ -34,12 +34,12 @@ def parameters(model: str, num_classes: int, base_width: int) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def run_one(model: str, out: Path, size: DemoSize, seed: int, workers: int) -> dict:
+def run_one(model: str, out: Path, data: Path, size: DemoSize, seed: int, workers: int) -> dict:
     run_dir = out / "runs" / model
     config = {
         "seed_everything": seed,
         "model": model_config(model, lr=0.05, epochs=size.pretrain_epochs),
-        "data": data_config(str(out / "data" / "source"), size=size, workers=workers),
+        "data": data_config(str(data / "source"), size=size, workers=workers),
         "trainer": {**trainer_config(str(run_dir), epochs=size.pretrain_epochs), "enable_progress_bar": False},
     }
     config["data"]["seed"] = seed
@@ -71,6 +71,7 @@ def run_one(model: str, out: Path, size: DemoSize, seed: int, workers: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="ablation", help="folder for the data, configs and runs")
+    parser.add_argument("--data", help="folder of the synthetic sets (default: OUT/data); share it between runs")
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--videos-per-class", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=20)
@@ -82,9 +83,10 @@ def main() -> None:
     out = Path(args.out).resolve()
     size = DemoSize(videos_per_class=args.videos_per_class, pretrain_epochs=args.epochs, finetune_epochs=0,
                     test_clips=4, test_crops=3)
-    make_synthetic_set(out / "data", "source", videos_per_class=size.videos_per_class,
+    data = Path(args.data).resolve() if args.data else out / "data"
+    make_synthetic_set(data, "source", videos_per_class=size.videos_per_class,
                        num_frames=VIDEO_FRAMES, size=VIDEO_SIZE, seed=0)
-    rows = [run_one(model, out, size, args.seed, args.workers) for model in args.models]
+    rows = [run_one(model, out, data, size, args.seed, args.workers) for model in args.models]
 
     print(f"\nSynthetic source set, {rows[0]['num_videos']} test videos x {rows[0]['views_per_video']} views, "
           f"{args.epochs} epochs from scratch, seed {args.seed}")
