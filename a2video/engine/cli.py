@@ -29,10 +29,12 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.plugins import CheckpointIO, TorchCheckpointIO
 
+from a2video.data.lists import ListFileError
 from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.module import VideoClassifier
 from a2video.errors import A2VideoError, ConfigError
@@ -174,6 +176,16 @@ class A2VideoCLI(LightningCLI):
                 sub = parser._subcommands_action._name_parser_map.get(subcommand)
                 known = list(sub.get_defaults().keys()) if sub is not None else []
             raise ConfigError(config_error_message(str(error), subcommand, known)) from None
+
+    def instantiate_classes(self) -> None:
+        """Values the parser accepts but the classes reject (no list at all, a GPU trainer on a
+        machine without one, ...) are config errors: one line, no traceback."""
+        try:
+            super().instantiate_classes()
+        except ListFileError:
+            raise  # already names the file and line
+        except (ValueError, MisconfigurationException) as error:
+            raise ConfigError(f"the config cannot be set up: {' '.join(str(error).split())}") from None
 
     def _parse_ckpt_path(self) -> None:
         """Lightning would overwrite the model section with the hyperparameters stored in

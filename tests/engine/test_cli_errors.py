@@ -83,6 +83,22 @@ def test_missing_list_and_classes_files(config, synthetic, tmp_path, capsys):
     assert str(tmp_path / "classes.txt") in line
 
 
+def test_settings_the_classes_reject(config, tmp_path, capsys):
+    line = _fails(capsys, "fit", "--config", config, "--data.train_list", "null", "--data.val_list", "null",
+                  "--data.test_list", "null", code=2)
+    assert "give classes_file or at least one list file" in line
+    line = _fails(capsys, "fit", "--config", config, "--trainer.accelerator", "mps", code=2)
+    assert "MPS" in line  # no Apple GPU on the machines this runs on
+    assert not (tmp_path / "run").exists()
+
+
+def test_malformed_classes_file(config, synthetic, tmp_path, capsys):
+    classes = tmp_path / "classes.txt"
+    classes.write_text("a\nb\na\n")
+    line = _fails(capsys, "fit", "--config", config, "--data.classes_file", classes)
+    assert f"{classes}:3: duplicate class 'a' (first on line 1)" in line
+
+
 @pytest.mark.parametrize("bad_line, message", [
     ("nolabel", "expected 'path label'"),
     ("move_up/move_up_0002.mp4 x", "label 'x' is not an integer"),
