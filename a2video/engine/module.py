@@ -277,37 +277,49 @@ class VideoClassifier(pl.LightningModule):
             })
         return result
 
-    def total_training_steps(self) -> int | float:
-        """Optimiser steps of the whole run, counted as ``Trainer.estimated_stepping_batches`` does.
+    def training_length(self) -> tuple[int, int]:
+        """(optimiser steps per epoch, optimiser steps of the whole run).
 
-        Computed from a loader of its own: that property would make the fit loop set up its
-        training loader here, before a resumed run restores the loop state, and the fit loop then
-        keeps that loader and never applies the saved loader position, so a run resumed mid-epoch
-        would repeat the batches the interrupted run had already trained on.
+        The run ends at ``max_epochs`` or ``max_steps``, whichever comes first (as
+        ``Trainer.estimated_stepping_batches`` counts); an epoch is the train loader's batches
+        (``limit_train_batches`` applied) over ``accumulate_grad_batches``, whatever ends the run,
+        so ``warmup_epochs`` and ``step_epochs`` mean epochs also when ``max_steps`` is set.
+
+        The batches are counted on a loader of the data module's own: asking the trainer
+        (``estimated_stepping_batches``) would make the fit loop set up its training loader here,
+        before a resumed run restores the loop state; the fit loop then keeps that loader and never
+        applies the saved loader position, so a run resumed mid-epoch would repeat the batches the
+        interrupted run had already trained on.
         """
         trainer = self.trainer
         datamodule = getattr(trainer, "datamodule", None)
-        if trainer.train_dataloader is not None or datamodule is None or not is_overridden("train_dataloader", datamodule):
-            return trainer.estimated_stepping_batches
-        if trainer.max_epochs == -1:
-            return float("inf") if trainer.max_steps == -1 else trainer.max_steps
-        batches = len(datamodule.train_dataloader())
-        limit = trainer.limit_train_batches
-        if isinstance(limit, int):
-            batches = min(batches, limit)
-        elif limit != 1.0:
-            batches = int(batches * limit)
-        steps = math.ceil(batches / trainer.accumulate_grad_batches) * max(trainer.max_epochs, 1)
-        return min(steps, trainer.max_steps) if trainer.max_steps != -1 else steps
+        if trainer.train_dataloader is None and datamodule is not None and is_overridden("train_dataloader", datamodule):
+            batches: float = len(datamodule.train_dataloader())
+            limit = trainer.limit_train_batches
+            if isinstance(limit, int):
+                batches = min(batches, limit)
+            elif limit != 1.0:
+                batches = int(batches * limit)
+        else:  # dataloaders given to trainer.fit: let Lightning set them up and count
+            trainer.estimated_stepping_batches  # noqa: B018  (sets the loader up)
+            batches = trainer.num_training_batches
+        max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
+        if batches == float("inf") or max_epochs in (None, -1):
+            if max_steps == -1:
+                raise A2VideoError("set trainer.max_epochs or trainer.max_steps: the learning-rate schedule needs "
+                                   "the length of the run")
+            per_epoch = max_steps if batches == float("inf") else math.ceil(batches / trainer.accumulate_grad_batches)
+            return max(1, per_epoch), max(1, max_steps)
+        per_epoch = max(1, math.ceil(batches / trainer.accumulate_grad_batches))
+        total = per_epoch * max(1, max_epochs)
+        return per_epoch, max(1, min(total, max_steps) if max_steps != -1 else total)
 
     def configure_optimizers(self):
         hp = self.hparams
         base_lr = self.effective_lr()
         optimizer = torch.optim.SGD(self.parameter_groups(base_lr), lr=base_lr, momentum=hp.momentum,
                                     nesterov=hp.nesterov)
-        total = max(1, int(self.total_training_steps()))
-        epochs = max(1, self.trainer.max_epochs or 1) if self.trainer.max_epochs not in (None, -1) else None
-        steps_per_epoch = total / epochs if epochs else total
+        steps_per_epoch, total = self.training_length()
         factor = make_schedule(
             total_steps=total, steps_per_epoch=steps_per_epoch, schedule=hp.schedule,
             warmup_steps=int(round(hp.warmup_epochs * steps_per_epoch)), warmup_start_ratio=hp.warmup_start_ratio,

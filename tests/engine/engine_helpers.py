@@ -9,6 +9,7 @@ training list a label names its video); target set: 8 classes x 3 videos.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -90,3 +91,22 @@ class CrashOnRank(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_rank == self.rank and trainer.global_step >= self.step:
             raise RuntimeError(f"test crash on rank {self.rank} after step {trainer.global_step}")
+
+
+class TraceSteps(pl.Callback):
+    """Append one JSON line per training step to ``path``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        record = {
+            "step": trainer.global_step,
+            "epoch": trainer.current_epoch,
+            "labels": batch["label"].tolist(),
+            "video_sum": float(batch["video"].double().sum()),
+            "lr": [group["lr"] for group in trainer.optimizers[0].param_groups],
+            "rng": hashlib.sha1(torch.get_rng_state().numpy().tobytes()).hexdigest(),
+        }
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")

@@ -9,7 +9,6 @@ dropout draws from), so a mismatch says where the runs diverge.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -36,25 +35,6 @@ class CrashAfter(pl.Callback):
             raise RuntimeError(f"test crash after step {trainer.global_step}")
 
 
-class TraceSteps(pl.Callback):
-    """Append one JSON line per training step to ``path``."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        record = {
-            "step": trainer.global_step,
-            "epoch": trainer.current_epoch,
-            "labels": batch["label"].tolist(),
-            "video_sum": float(batch["video"].double().sum()),
-            "lr": [group["lr"] for group in trainer.optimizers[0].param_groups],
-            "rng": hashlib.sha1(torch.get_rng_state().numpy().tobytes()).hexdigest(),
-        }
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-
-
 def _trace(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -62,7 +42,8 @@ def _trace(path: Path) -> list[dict]:
 def _callbacks(*specs: tuple[str, str, object]) -> list[str]:
     args = []
     for cls, key, value in specs:
-        args += [f"--trainer.callbacks+={__name__}.{cls}", f"--trainer.callbacks.{key}={value}"]
+        module = "engine_helpers" if cls == "TraceSteps" else __name__
+        args += [f"--trainer.callbacks+={module}.{cls}", f"--trainer.callbacks.{key}={value}"]
     return args
 
 
