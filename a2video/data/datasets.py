@@ -29,11 +29,12 @@ from a2video.data.decoding import Backend, VideoDecodeError, VideoInfo, probe_vi
 from a2video.data.lists import Sample
 from a2video.data.sampling import ShortVideoMode, random_clip_indices, uniform_clip_indices
 from a2video.data.transforms import EvalClipTransform, TrainClipTransform, short_side_size
+from a2video.errors import A2VideoError
 
 MAX_LISTED_FAILURES = 20
 
 
-class TooManyBadVideos(RuntimeError):
+class TooManyBadVideos(A2VideoError, RuntimeError):
     """More than the allowed fraction of the training videos could not be decoded."""
 
 

@@ -11,11 +11,13 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from a2video.errors import A2VideoError
+
 Sample = tuple[str, int]
 """One list entry: (path relative to the video root, 0-based label)."""
 
 
-class ListFileError(ValueError):
+class ListFileError(A2VideoError, ValueError):
     """A list or classes file is malformed; the message starts with ``file:line:``."""
 
     def __init__(self, path: str | os.PathLike, line: int, message: str) -> None:

@@ -20,6 +20,7 @@ from a2video.data.datasets import BadVideoLog, EvalVideoDataset, TrainVideoDatas
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.loader import EpochSampler, ResumableLoader
 from a2video.data.transforms import normalize_video
+from a2video.errors import A2VideoError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,29 @@ def _existing(path: str | None, what: str) -> Path:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{what} not found: {path}")
     return Path(path)
+
+
+def _check_clip_spec(num_frames: int, sampling_rate: int, scale_range: tuple[int, ...], crop_size: int,
+                     test_short_side: int, test_crop_size: int | None, views: tuple[int, int, int, int],
+                     batch_size: int, eval_batch_size: int, max_failed_fraction: float) -> None:
+    """Reject settings that would only fail later, inside a worker, with a traceback."""
+    test_clips, test_crops, val_clips, val_crops = views
+    problems = []
+    if min(num_frames, sampling_rate, batch_size, eval_batch_size, test_clips, val_clips) < 1:
+        problems.append("num_frames, sampling_rate, batch sizes and clip counts must be >= 1")
+    if len(scale_range) != 2 or scale_range[0] > scale_range[1]:
+        problems.append(f"train_scale_range must be [low, high] with low <= high, got {list(scale_range)}")
+    elif crop_size > scale_range[0]:
+        problems.append(f"crop_size {crop_size} is larger than the smallest training short side {scale_range[0]} "
+                        "(train_scale_range)")
+    if test_crop_size is not None and test_crop_size > test_short_side:
+        problems.append(f"test_crop_size {test_crop_size} is larger than test_short_side {test_short_side}")
+    if test_crops not in (1, 3) or val_crops not in (1, 3):
+        problems.append(f"test_crops and val_crops must be 1 or 3, got {test_crops} and {val_crops}")
+    if not 0.0 <= max_failed_fraction <= 1.0:
+        problems.append(f"max_failed_fraction must be in [0, 1], got {max_failed_fraction}")
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 class VideoDataModule(pl.LightningDataModule):
@@ -99,6 +123,9 @@ class VideoDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        _check_clip_spec(num_frames, sampling_rate, tuple(train_scale_range), crop_size, test_short_side,
+                         test_crop_size, (test_clips, test_crops, val_clips, val_crops), batch_size, eval_batch_size,
+                         max_failed_fraction)
         self.video_root = video_root
         self.lists: dict[str, str | None] = {"train": train_list, "val": val_list, "test": test_list}
         if classes_file is None:
@@ -215,6 +242,10 @@ class VideoDataModule(pl.LightningDataModule):
             self.datasets[split] = self._make_dataset(split)
         dataset = self.datasets[split]
         rank, world_size = self._rank()
+        if not shuffle and len(dataset) < world_size:
+            # A rank with no batch would never join the metric reduction the others wait in.
+            raise A2VideoError(f"the {split} list {self.lists[split]} has {len(dataset)} videos, fewer than the "
+                               f"{world_size} processes; give it at least {world_size} or run on fewer devices")
         # Our sampler splits the data by rank itself (the CLI sets use_distributed_sampler=False):
         # training pads so every rank takes the same number of steps; evaluation never repeats a
         # video, so no view is counted twice.

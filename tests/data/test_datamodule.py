@@ -197,3 +197,41 @@ def test_lightning_fit_and_test_with_bad_videos_logged_once(set_with_bad_videos,
     assert len(warnings) == 3
     trainer.test(model, datamodule=data, verbose=False)
     assert model.seen["test_views"] == 10 * 6
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(crop_size=48), "crop_size 48 is larger than the smallest training short side 32"),
+        (dict(train_scale_range=(40, 32)), "low <= high"),
+        (dict(test_crop_size=40), "test_crop_size 40 is larger than test_short_side 32"),
+        (dict(test_crops=2), "must be 1 or 3"),
+        (dict(num_frames=0), "must be >= 1"),
+        (dict(max_failed_fraction=1.5), "max_failed_fraction"),
+    ],
+)
+def test_impossible_clip_specs_are_rejected_when_built(tiny_source_set, change, message):
+    with pytest.raises(ValueError, match=message):
+        make_module(tiny_source_set, **change)
+
+
+def test_an_eval_list_shorter_than_the_process_count_is_an_error(tiny_source_set, tmp_path):
+    from types import SimpleNamespace
+
+    from a2video.errors import A2VideoError
+
+    one = tmp_path / "one.txt"
+    write_list(one, read_list(tiny_source_set.val_list)[:1])
+    data = make_module(tiny_source_set, val_list=str(one))
+    data.trainer = SimpleNamespace(global_rank=0, world_size=2)
+    with pytest.raises(A2VideoError, match="has 1 videos, fewer than the 2 processes"):
+        data.val_dataloader()
+    data.trainer = SimpleNamespace(global_rank=0, world_size=1)
+    assert len(list(data.val_dataloader())) == 1
+
+
+def test_data_errors_are_a2video_errors():
+    from a2video.errors import A2VideoError
+
+    assert issubclass(ListFileError, A2VideoError) and issubclass(ListFileError, ValueError)
+    assert issubclass(TooManyBadVideos, A2VideoError)
