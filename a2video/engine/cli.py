@@ -28,7 +28,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
@@ -150,6 +150,21 @@ def config_error_message(message: str, subcommand: str | None, known_keys: list[
     return f"{text}; `{where}` lists every key"
 
 
+def log_file_progress_bar(enabled: bool | None, callbacks: list, stream: Any) -> TQDMProgressBar | None:
+    """A progress bar that redraws every 50 batches when the output is not a terminal.
+
+    Redrawn on every batch, tqdm writes one line per batch into a log file (a batch job's
+    output, CI), so a short epoch with validation becomes a hundred lines. ``None`` (Lightning's
+    default bar) for a terminal, when bars are off, or when the config brings its own bar.
+    """
+    if enabled is False or any(isinstance(c, ProgressBar) for c in callbacks):
+        return None
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return None
+    return TQDMProgressBar(refresh_rate=50)
+
+
 class A2VideoCLI(LightningCLI):
     """LightningCLI with the run-folder layout, forced checkpointing and automatic resume."""
 
@@ -209,7 +224,9 @@ class A2VideoCLI(LightningCLI):
         extra = [InterruptCheckpoint()]
         if kwargs.get("logger", config.get("logger")):
             extra.append(LearningRateMonitor(logging_interval="step"))
-        kwargs["callbacks"] = list(config.get("callbacks") or []) + extra
+        callbacks = list(config.get("callbacks") or [])
+        bar = log_file_progress_bar(config.get("enable_progress_bar"), callbacks, sys.stderr)
+        kwargs["callbacks"] = callbacks + extra + ([bar] if bar is not None else [])
         plugins = config.get("plugins")
         plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         if not any(isinstance(p, CheckpointIO) for p in plugins):
