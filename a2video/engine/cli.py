@@ -17,6 +17,7 @@ weights and training state, never settings.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 import sys
@@ -298,11 +299,21 @@ def parser_kwargs() -> dict[str, Any]:
     return kwargs
 
 
+class _NoTips(logging.Filter):
+    """Drop Lightning's advertising tips (e.g. for its cloud logger) from every run's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
 def run_lightning(args: list[str]) -> int:
     """Run a LightningCLI subcommand; returns the process exit code."""
     # We pass args explicitly so main() can be called from Python; the warning about also
     # seeing sys.argv is then noise.
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended.*")
+    lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if not any(isinstance(f, _NoTips) for f in lightning_log.filters):
+        lightning_log.addFilter(_NoTips())
     A2VideoCLI(
         VideoClassifier,
         VideoDataModule,
