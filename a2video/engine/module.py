@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import nn
+from torchmetrics import MeanMetric
 
 from a2video.engine.finetune import load_backbone_weights
 from a2video.errors import A2VideoError
@@ -99,6 +100,9 @@ class VideoClassifier(pl.LightningModule):
         self._initial_weights_pending = False
         self._rng_to_restore: dict | None = None
         self._test_outputs: list[dict] = []
+        # Validation means weighted by views over all ranks (Lightning's sync_dist would average the
+        # ranks' means, which is off when the ranks hold different numbers of videos).
+        self.val_means = nn.ModuleDict({name: MeanMetric() for name in ("clip_top1", "clip_top5", "loss")})
         self.test_metrics: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------- model
@@ -213,13 +217,15 @@ class VideoClassifier(pl.LightningModule):
         top5 = logits.topk(min(5, k), dim=2).indices  # (N, V, 5)
         hit1 = (top5[:, :, 0] == labels[:, None]) & ok[:, None]  # failed videos count as wrong
         hit5 = (top5 == labels[:, None, None]).any(2) & ok[:, None]
-        # Logged on every step, with weight 0 when no video of the batch decoded: under DDP every
+        # Updated on every step, with weight 0 when no video of the batch decoded: under DDP every
         # rank must log the same keys, or the end-of-epoch reduction waits for a rank that never comes.
         ok_views = int(ok.sum()) * v
         loss = F.cross_entropy(logits[ok].flatten(0, 1), labels[ok].repeat_interleave(v)) if ok_views else logits.new_zeros(())
-        self.log("val/clip_top1", hit1.float().mean() * 100, prog_bar=True, sync_dist=True, batch_size=n * v)
-        self.log("val/clip_top5", hit5.float().mean() * 100, sync_dist=True, batch_size=n * v)
-        self.log("val/loss", loss, sync_dist=True, batch_size=ok_views)
+        self.val_means["clip_top1"].update(hit1.float().mean() * 100, weight=n * v)
+        self.val_means["clip_top5"].update(hit5.float().mean() * 100, weight=n * v)
+        self.val_means["loss"].update(loss.detach(), weight=ok_views)
+        for name, mean in self.val_means.items():
+            self.log(f"val/{name}", mean, prog_bar=name == "clip_top1", on_step=False, on_epoch=True)
 
     # ------------------------------------------------------------------ test
     def on_test_epoch_start(self) -> None:

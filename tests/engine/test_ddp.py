@@ -120,3 +120,31 @@ def test_ddp_test_gathers_every_video_once(ddp_run, synthetic, tmp_path):
     np.testing.assert_allclose(a["logits"], b["logits"], rtol=1e-4, atol=1e-5)
     for key in ("clip_top1", "clip_top5", "video_top1", "video_top5", "mean_class_accuracy"):
         assert ddp_metrics[key] == pytest.approx(single_metrics[key]), key
+
+
+def _logged(output: str, key: str) -> float:
+    import re
+
+    match = re.search(rf"{re.escape(key)}\s+([0-9.]+)", output)
+    assert match, f"{key} not printed:\n{output[-3000:]}"
+    return float(match.group(1))
+
+
+def test_ddp_validation_accuracy_weights_ranks_by_their_videos(ddp_run, synthetic, tmp_path):
+    """5 val videos on 2 ranks (3 + 2): the logged accuracy is the mean over the 5, as on one process."""
+    from a2video.data.lists import write_list
+
+    _, run_dir, config, _, resumed = ddp_run
+    assert resumed.returncode == 0
+    samples = read_list(synthetic.source.test_list) + read_list(synthetic.source.val_list)
+    uneven = tmp_path / "val5.txt"
+    write_list(uneven, samples[:5])
+    last = run_dir / "checkpoints" / "last.ckpt"
+    args = ["validate", "--config", config, "--ckpt_path", last, "--data.val_list", uneven,
+            "--data.classes_file", synthetic.source.classes_file, "--trainer.default_root_dir", tmp_path / "v"]
+    ddp = _a2video(*args, *DDP)
+    assert ddp.returncode == 0, ddp.stdout[-3000:]
+    single = _a2video(*args)
+    assert single.returncode == 0, single.stdout[-3000:]
+    for key in ("val/clip_top1", "val/clip_top5", "val/loss"):
+        assert _logged(ddp.stdout, key) == pytest.approx(_logged(single.stdout, key), rel=1e-4, abs=1e-4), key
