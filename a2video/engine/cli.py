@@ -102,12 +102,16 @@ class InterruptCheckpoint(Callback):
         path = Path(trainer.default_root_dir) / CHECKPOINT_DIR / "interrupted.ckpt"
         if trainer.world_size > 1 and not isinstance(exception, KeyboardInterrupt):
             # An error raised on one rank only: trainer.save_checkpoint would wait at a barrier for
-            # ranks that never come. Rank 0 writes its own (replicated) state without the barrier.
-            if trainer.global_rank != 0:
-                return
+            # ranks that never come. The failing rank writes its own state without the barrier
+            # (weights and optimiser are replicated under DDP). It cannot be left to rank 0: rank 0
+            # only hears of the failure when a collective breaks, and Lightning's launcher SIGKILLs
+            # it within 5 s of a child rank exiting with an error, often before it could save.
+            # Ranks that both fail write complete files (atomic rename); the last one stays.
             trainer.strategy.checkpoint_io.save_checkpoint(trainer._checkpoint_connector.dump_checkpoint(), path)
-        else:
-            trainer.save_checkpoint(path)  # every rank takes part; rank 0 writes
+            print(f"\na2video: {type(exception).__name__} on rank {trainer.global_rank} at step "
+                  f"{trainer.global_step}; saved {path}", file=sys.stderr)
+            return
+        trainer.save_checkpoint(path)  # every rank takes part; rank 0 writes
         if trainer.global_rank == 0:
             print(f"\na2video: {type(exception).__name__} at step {trainer.global_step}; saved {path}",
                   file=sys.stderr)
