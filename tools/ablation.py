@@ -22,7 +22,7 @@ from pathlib import Path
 
 from a2video.cli import main as a2video_main
 from a2video.data.synthetic import make_synthetic_set
-from a2video.engine.demo import VIDEO_FRAMES, VIDEO_SIZE, DemoSize, _write_yaml, data_config, model_config, trainer_config
+from a2video.engine.demo import VIDEO_FRAMES, VIDEO_SIZE, DemoSize, write_yaml, data_config, model_config, trainer_config
 
 MODELS = ["i3d_r50", "a2net_r50", "nl_r50", "se_r50", "coord_r50", "lka_r50", "aa_r50"]
 
@@ -44,7 +44,7 @@ def run_one(model: str, out: Path, data: Path, size: DemoSize, seed: int, worker
     }
     config["data"]["seed"] = seed
     path = out / "configs" / f"{model}.yaml"
-    _write_yaml(path, config)
+    write_yaml(path, config)
     timing = run_dir / "fit_seconds.json"
     if not timing.is_file():
         start = time.perf_counter()

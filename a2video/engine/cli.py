@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import re
 import sys
-import uuid
 import warnings
 from argparse import ArgumentError
 from pathlib import Path
@@ -29,9 +27,19 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning_fabric.utilities.exceptions import MisconfigurationException
-from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from pytorch_lightning.callbacks import (
+    Callback,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    ProgressBar,
+    TQDMProgressBar,
+)
+from pytorch_lightning.cli import (
+    LightningArgumentParser,
+    LightningCLI,
+    SaveConfigCallback,
+)
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.plugins import CheckpointIO, TorchCheckpointIO
 
@@ -39,6 +47,7 @@ from a2video.data.lists import ListFileError
 from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.module import VideoClassifier
 from a2video.errors import A2VideoError, ConfigError
+from a2video.files import atomic_write
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
 CHECKPOINT_DIR = "checkpoints"
@@ -59,18 +68,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None or "://" in str(path):
             super().save_checkpoint(checkpoint, path, storage_options)  # remote storage: Lightning's way
             return
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "xb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda f: torch.save(checkpoint, f))
 
 
 class LastCheckpoint(ModelCheckpoint):

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import yaml
 
 from a2video.errors import A2VideoError
+from a2video.files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -131,11 +132,9 @@ def demo_configs(out: str, *, model: str = "a2net_r26", size: str = "small", wor
     return {"pretrain": pretrain, "finetune": finetune}
 
 
-def _write_yaml(path: Path, config: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    os.replace(tmp, path)
+def write_yaml(path: Path, config: dict) -> None:
+    """Write a config atomically (a re-run must never find half a config)."""
+    atomic_write(path, lambda f: f.write(yaml.safe_dump(config, sort_keys=False).encode()))
 
 
 def _lightning(args: list[str]) -> None:
@@ -175,7 +174,7 @@ def demo_main(argv: Sequence[str]) -> int:
     for step, name in ((2, "pretrain"), (3, "finetune")):
         config = configs[name]
         path = out / "configs" / f"{name}.yaml"
-        _write_yaml(path, config)
+        write_yaml(path, config)
         run_dir = Path(config["trainer"]["default_root_dir"])
         done = run_dir / "checkpoints" / "last.ckpt"
         what = "pre-train on source" if name == "pretrain" else "fine-tune on target"

@@ -31,14 +31,14 @@ import csv
 import io
 import json
 import os
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from a2video.evaluation.metrics import EvaluationResult, compute_metrics, to_numpy
+from a2video.files import atomic_write
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"
@@ -111,11 +111,11 @@ def write_evaluation(
         for i in np.flatnonzero(~ok)
     ]
     csv_bytes = _predictions_csv(result, paths, labels, errors, class_names)
-    _atomic_write(out / PREDICTIONS_FILE, lambda f: f.write(csv_bytes))
+    atomic_write(out / PREDICTIONS_FILE, lambda f: f.write(csv_bytes))
     arrays = _view_logits_arrays(logits, labels, ok, paths, class_names, aggregate)
-    _atomic_write(out / VIEW_LOGITS_FILE, lambda f: np.savez(f, **arrays))
+    atomic_write(out / VIEW_LOGITS_FILE, lambda f: np.savez(f, **arrays))
     figure = _confusion_figure(result, class_names)
-    _atomic_write(out / CONFUSION_FILE, lambda f: figure.savefig(f, format="png"))
+    atomic_write(out / CONFUSION_FILE, lambda f: figure.savefig(f, format="png"))
     # metrics.json last: when it exists, the other files of this run are complete.
     atomic_write_text(out / METRICS_FILE, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     return metrics
@@ -157,22 +157,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         path: Destination; its folder must exist.
         text: Content.
     """
-    _atomic_write(Path(path), lambda f: f.write(text.encode()))
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    # Same folder as the destination so os.replace is a rename, never a cross-device copy;
-    # open(..., "xb") rather than mkstemp so the file gets the user's umask, not mode 0600.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
 def _reason(error: str) -> str:

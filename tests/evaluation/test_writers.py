@@ -11,9 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from a2video.evaluation import PREDICTIONS_COLUMNS, format_summary, write_evaluation
-from a2video.evaluation import writers
+from a2video.evaluation import (
+    PREDICTIONS_COLUMNS,
+    format_summary,
+    write_evaluation,
+    writers,
+)
 from a2video.evaluation.metrics import compute_metrics
+from a2video.files import atomic_write
 
 
 def make_run(n=30, v=4, k=7, seed=0, failed=(3, 11, 12)):
@@ -198,7 +203,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        writers._atomic_write(target, broken)
+        atomic_write(target, broken)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
