@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{', '.join(COMMANDS)}", file=sys.stderr)
             return 2
         return COMMANDS[command](rest)
-    except (A2VideoError, FileNotFoundError, *_data_errors()) as error:
+    except (A2VideoError, FileNotFoundError) as error:
         # The user's input is wrong, not the program: one line, no traceback. Bad training videos
         # keep their list of paths (one per line).
         text = str(error) if type(error).__name__ == "TooManyBadVideos" else _one_line(error)
@@ -88,15 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("a2video: interrupted", file=sys.stderr)
         return 130
-
-
-def _data_errors() -> tuple[type[BaseException], ...]:
-    """Errors of the data pipeline that describe the user's files, not a bug: a malformed list or
-    classes file (``path:line: ...``), too many unreadable training videos."""
-    from a2video.data.datasets import TooManyBadVideos
-    from a2video.data.lists import ListFileError
-
-    return ListFileError, TooManyBadVideos
 
 
 def _one_line(error: BaseException) -> str:

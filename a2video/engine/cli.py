@@ -43,7 +43,6 @@ from pytorch_lightning.cli import (
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.plugins import CheckpointIO, TorchCheckpointIO
 
-from a2video.data.lists import ListFileError
 from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.module import VideoClassifier
 from a2video.errors import A2VideoError, ConfigError
@@ -200,8 +199,8 @@ class A2VideoCLI(LightningCLI):
         machine without one, ...) are config errors: one line, no traceback."""
         try:
             super().instantiate_classes()
-        except ListFileError:
-            raise  # already names the file and line
+        except A2VideoError:
+            raise  # ours already say what is wrong (a list file's path and line, ...)
         except (ValueError, MisconfigurationException) as error:
             raise ConfigError(f"the config cannot be set up: {' '.join(str(error).split())}") from None
 
