@@ -1,99 +1,109 @@
-"""The ``a2video`` command. Training, validation and testing go through Lightning's CLI; the
-other subcommands are small argparse programs beside it.
+"""The ``a2video`` command.
 
-    a2video fit|validate|test --config configs/....yaml [--key value ...]
-    a2video demo                         synthetic pre-train → fine-tune → multi-view test
-    a2video synth --out DIR ...          generate the synthetic video sets
-    a2video lists ucf101|kinetics|folder build list files from real datasets
-    a2video flops --model a2net_r50      parameters and GMACs per view
-    a2video average-splits A.json B.json C.json
+``fit``, ``validate`` and ``test`` are LightningCLI (:mod:`a2video.engine.lightning_cli`): the config
+schema is the typed ``__init__`` of the model and data classes. Every other subcommand follows one
+pattern: the module that owns the work defines ``configure_<name>(parser)`` (its arguments) and
+``run_<name>(args)`` (the work), and the table below names that module. Errors the user can fix are
+:class:`~a2video.errors.A2VideoError` s: printed here as one line, exit code 2 for a usage or config
+error, 1 for a run that failed, 143 for SIGTERM, 130 for Ctrl-C; never a traceback.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import sys
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import NoReturn, Sequence
 
-from a2video.errors import A2VideoError
+from a2video.errors import A2VideoError, ConfigError
 
-USAGE = __doc__.split("\n\n", 1)[1]
-
-
-def _fit_validate_test(argv: list[str]) -> int:
-    from a2video.engine.cli import run_lightning
-
-    return run_lightning(argv)
-
-
-def _demo(argv: list[str]) -> int:
-    from a2video.engine.demo import demo_main
-
-    return demo_main(argv)
-
-
-def _synth(argv: list[str]) -> int:
-    from a2video.data.commands import synth_main
-
-    return synth_main(argv)
-
-
-def _lists(argv: list[str]) -> int:
-    from a2video.data.commands import lists_main
-
-    return lists_main(argv)
-
-
-def _flops(argv: list[str]) -> int:
-    from a2video.models.commands import flops_main
-
-    return flops_main(argv)
-
-
-def _average_splits(argv: list[str]) -> int:
-    from a2video.evaluation.commands import average_splits_main
-
-    return average_splits_main(argv)
-
-
-COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "demo": _demo,
-    "synth": _synth,
-    "lists": _lists,
-    "flops": _flops,
-    "average-splits": _average_splits,
+LIGHTNING_COMMANDS = {
+    "fit": "train (resumes from the run folder's newest checkpoint)",
+    "validate": "validate a checkpoint on data.val_list",
+    "test": "multi-view test of a checkpoint on data.test_list: metrics.json, predictions.csv, ...",
 }
 
 
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: the module holding ``configure_<name>`` and ``run_<name>``, imported only when
+    the command runs (torch, Lightning and the decoders take seconds to import)."""
+
+    module: str
+    help: str
+
+
+COMMANDS: dict[str, Command] = {
+    "demo": Command("a2video.engine.demo", "synthetic pre-train → fine-tune → multi-view test, on a CPU in minutes"),
+    "synth": Command("a2video.data.commands", "generate the synthetic motion video sets"),
+    "lists": Command("a2video.data.commands", "build list files from real datasets (ucf101, kinetics, folder)"),
+    "flops": Command("a2video.models.commands", "parameters and GMACs of one view"),
+    "average-splits": Command("a2video.evaluation.commands", "mean of several splits' metrics.json"),
+}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises :class:`ConfigError` instead of printing the usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (`{self.prog} --help` lists the options)")
+
+
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    """The parser of subcommand ``name`` and its run function."""
+    command = COMMANDS[name]
+    module = importlib.import_module(command.module)
+    function = name.replace("-", "_")
+    parser = ArgumentParser(prog=f"a2video {name}", description=command.help)
+    getattr(module, f"configure_{function}")(parser)
+    return parser, getattr(module, f"run_{function}")
+
+
+def usage() -> str:
+    width = max(map(len, [*LIGHTNING_COMMANDS, *COMMANDS]))
+    lines = [f"  {name:<{width}}  {text}" for name, text in LIGHTNING_COMMANDS.items()]
+    lines += [f"  {name:<{width}}  {command.help}" for name, command in COMMANDS.items()]
+    return ("usage: a2video <command> [options]   (a2video <command> --help for its options)\n\ncommands:\n"
+            + "\n".join(lines))
+
+
+def run(args: list[str]) -> None:
+    """Run one command line (without the program name); raises what the command raises."""
+    command, rest = args[0], args[1:]
+    if command in LIGHTNING_COMMANDS:
+        from a2video.engine.lightning_cli import run_lightning
+
+        run_lightning(args)
+        return
+    if command not in COMMANDS:
+        raise ConfigError(f"unknown command {command!r}; choose from {', '.join([*LIGHTNING_COMMANDS, *COMMANDS])}")
+    parser, run_command = build_parser(command)
+    run_command(parser.parse_args(rest))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``a2video`` console script."""
+    """Entry point of the ``a2video`` console script; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
-        print(f"usage: a2video <command> [options]\n\n{USAGE}")
+        print(usage())
         return 0 if args else 2
-    command, rest = args[0], args[1:]
     try:
-        if command in ("fit", "validate", "test"):
-            return _fit_validate_test(args)
-        if command not in COMMANDS:
-            print(f"a2video: error: unknown command {command!r}; choose from fit, validate, test, "
-                  f"{', '.join(COMMANDS)}", file=sys.stderr)
-            return 2
-        return COMMANDS[command](rest)
-    except (A2VideoError, FileNotFoundError) as error:
-        # The user's input is wrong, not the program: one line, no traceback. Bad training videos
-        # keep their list of paths (one per line).
-        text = str(error) if type(error).__name__ == "TooManyBadVideos" else _one_line(error)
-        print(f"a2video: error: {text}", file=sys.stderr)
-        return getattr(error, "exit_code", 1)
+        run(args)
+    except A2VideoError as error:
+        print(f"a2video: error: {error.message()}", file=sys.stderr)
+        return error.exit_code
+    except OSError as error:  # a file the command had to read or write: name it, no traceback
+        where = f": {error.filename}" if getattr(error, "filename", None) else ""
+        print(f"a2video: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("a2video: interrupted", file=sys.stderr)
         return 130
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error) if not isinstance(error, FileNotFoundError) or not error.filename else (
-        f"{error.strerror or 'file not found'}: {error.filename}")
-    return " ".join(text.split())
+    except SystemExit as exit_request:  # --help printed by argparse, or Lightning's own exit
+        code = exit_request.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
 
 
 if __name__ == "__main__":

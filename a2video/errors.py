@@ -1,6 +1,7 @@
 """Errors caused by the user's input (files, configs, weights), not by bugs.
 
-The command line prints these as one line (no traceback); library callers can catch them.
+Every ``a2video`` command raises these for what the user can fix; ``a2video.cli.main`` prints them
+as one line (no traceback) with their ``exit_code``. Library callers can catch them.
 """
 
 
@@ -9,12 +10,16 @@ class A2VideoError(Exception):
 
     exit_code = 1
 
-
-class WeightsError(A2VideoError):
-    """Pretrained weights that cannot be found, downloaded or matched to the model."""
+    def message(self) -> str:
+        """The text the command line prints: one line."""
+        return " ".join(str(self).split())
 
 
 class ConfigError(A2VideoError):
     """A config file or command line the parser rejects (unknown key, wrong type, ...)."""
 
     exit_code = 2
+
+
+class WeightsError(A2VideoError):
+    """Pretrained weights that cannot be found, downloaded or matched to the model."""

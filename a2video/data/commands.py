@@ -1,14 +1,9 @@
-"""The ``a2video lists ...`` and ``a2video synth ...`` subcommands.
-
-Each entry point takes the arguments after the subcommand name and returns an exit
-status; a bad input ends with one ``error:`` line on stderr, not a traceback.
-"""
+"""The ``a2video lists ...`` and ``a2video synth ...`` subcommands (``configure_*`` / ``run_*``,
+see :mod:`a2video.cli`)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
 
 from a2video.data.folder import build_folder_lists
 from a2video.data.kinetics import build_kinetics_lists, kinetics400_classes
@@ -18,11 +13,8 @@ from a2video.data.synthetic import MOTION_PAIRS, make_synthetic_set
 from a2video.data.ucf101 import build_ucf101_lists
 
 
-def _lists_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="a2video lists",
-        description="Write list files (`relative/path label` per line, 0-based) and classes.txt for a dataset.",
-    )
+def configure_lists(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Write list files (`relative/path label` per line, 0-based) and classes.txt for a dataset."
     sub = parser.add_subparsers(dest="dataset", required=True)
 
     ucf = sub.add_parser("ucf101", help="UCF-101 splits 1-3 from the official ucfTrainTestlist/ folder")
@@ -45,7 +37,6 @@ def _lists_parser() -> argparse.ArgumentParser:
     folder.add_argument("--val-fraction", type=float, default=0.0, help="share of each class for val.txt")
     folder.add_argument("--test-fraction", type=float, default=0.0, help="share of each class for test.txt")
     folder.add_argument("--seed", type=int, default=0, help="seed of the random split")
-    return parser
 
 
 def _build_lists(args: argparse.Namespace) -> ListBuildReport:
@@ -61,30 +52,13 @@ def _build_lists(args: argparse.Namespace) -> ListBuildReport:
     return build_folder_lists(args.video_root, args.out, args.val_fraction, args.test_fraction, args.seed)
 
 
-def _run(prog: str, parser: argparse.ArgumentParser, argv: list[str], action: Callable[[argparse.Namespace], str]) -> int:
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_request:  # --help or a usage error, already printed
-        return int(exit_request.code or 0)
-    try:
-        print(action(args))
-    except (OSError, ValueError) as error:  # ListFileError is a ValueError
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+def run_lists(args: argparse.Namespace) -> None:
+    print(_build_lists(args).summary())
 
 
-def lists_main(argv: list[str]) -> int:
-    """``a2video lists {ucf101,kinetics,folder} ...``; returns the exit status."""
-    return _run("a2video lists", _lists_parser(), argv, lambda args: _build_lists(args).summary())
-
-
-def _synth_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="a2video synth",
-        description="Generate a synthetic motion dataset (H.264 mp4s, list files, classes.txt). "
-        "Skips the work when the same set is already complete.",
-    )
+def configure_synth(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Generate a synthetic motion dataset (H.264 mp4s, list files, classes.txt). "
+                          "Skips the work when the same set is already complete.")
     parser.add_argument("--out", required=True, help="parent folder; the set goes to OUT/<set>/")
     parser.add_argument("--set", dest="set_name", choices=sorted(MOTION_PAIRS), default="source",
                         help="source: 10 classes for pre-training; target: 8 other classes for fine-tuning")  # fmt: skip
@@ -93,14 +67,13 @@ def _synth_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, default=64, help="frame side in pixels (even)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    return parser
 
 
-def _synth(args: argparse.Namespace) -> str:
+def run_synth(args: argparse.Namespace) -> None:
     made = make_synthetic_set(
         args.out, args.set_name, args.videos_per_class, args.frames, args.size, args.seed, workers=args.workers
     )
-    return (
+    print(
         f"{len(made.class_names)} classes in {made.root}\n"
         f"  video_root:   {made.video_root}\n"
         f"  train_list:   {made.train_list}\n"
@@ -108,8 +81,3 @@ def _synth(args: argparse.Namespace) -> str:
         f"  test_list:    {made.test_list}\n"
         f"  classes_file: {made.classes_file}"
     )
-
-
-def synth_main(argv: list[str]) -> int:
-    """``a2video synth --out DIR [--set source|target] ...``; returns the exit status."""
-    return _run("a2video synth", _synth_parser(), argv, _synth)

@@ -37,6 +37,9 @@ MAX_LISTED_FAILURES = 20
 class TooManyBadVideos(A2VideoError, RuntimeError):
     """More than the allowed fraction of the training videos could not be decoded."""
 
+    def message(self) -> str:
+        return str(self)  # keeps its list of paths, one per line
+
 
 class BadVideoLog:
     """The distinct videos that failed to decode, and the limit on how many may.

@@ -8,6 +8,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from a2video.files import atomic_path
+
 
 def write_video(
     path: str | os.PathLike,
@@ -21,8 +23,8 @@ def write_video(
 ) -> Path:
     """Encodes uint8 RGB frames into an H.264 video file.
 
-    The file is written under a temporary name and renamed at the end, so an
-    interrupted run never leaves a half-written video under the final name.
+    The file is written under a temporary name and renamed at the end (:func:`a2video.files.atomic_path`),
+    so an interrupted run never leaves a half-written video under the final name.
 
     Args:
         path: Output file; its suffix picks the container (``.mp4``, ``.avi``, ...).
@@ -47,23 +49,15 @@ def write_video(
     num_frames, height, width, _ = frames.shape
     if num_frames == 0 or height % 2 or width % 2:
         raise ValueError(f"need at least one frame and even H, W for yuv420p, got {frames.shape}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the real suffix last so FFmpeg still infers the container from the name.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        with av.open(str(tmp), mode="w") as container:
-            stream = container.add_stream(codec, rate=fps)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            if codec == "libx264":
-                stream.options = {"crf": str(crf)}
-            stream.codec_context.thread_count = threads
-            if gop_size is not None:
-                stream.codec_context.gop_size = gop_size
-            for frame in frames:
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-            container.mux(stream.encode(None))  # flush delayed frames
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if codec == "libx264":
+            stream.options = {"crf": str(crf)}
+        stream.codec_context.thread_count = threads
+        if gop_size is not None:
+            stream.codec_context.gop_size = gop_size
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))  # flush delayed frames
+    return Path(path)

@@ -11,6 +11,7 @@ import numpy as np
 
 from a2video.data.lists import Sample
 from a2video.data.scan import ListBuildReport, find_videos, write_found_lists
+from a2video.errors import A2VideoError, ConfigError
 
 
 def split_per_class(
@@ -28,10 +29,10 @@ def split_per_class(
         ``len(fractions) + 1`` lists, each sorted by path.
 
     Raises:
-        ValueError: If a fraction is negative or they add up to more than 1.
+        ConfigError: If a fraction is negative or they add up to more than 1.
     """
     if any(share < 0 for share in fractions) or sum(fractions) > 1:
-        raise ValueError(f"fractions must be >= 0 and sum to at most 1, got {list(fractions)}")
+        raise ConfigError(f"fractions must be >= 0 and sum to at most 1, got {list(fractions)}")
     by_class: dict[int, list[Sample]] = defaultdict(list)
     for sample in sorted(samples):
         by_class[sample[1]].append(sample)
@@ -69,12 +70,11 @@ def build_folder_lists(
         What was written.
 
     Raises:
-        FileNotFoundError: If the root is not a folder.
-        ValueError: If it holds no video inside a class folder.
+        A2VideoError: If the root is not a folder or holds no video inside a class folder.
     """
     videos = [path for path in find_videos(video_root) if len(PurePosixPath(path).parts) > 1]
     if not videos:
-        raise ValueError(f"no videos inside class folders of {video_root}")
+        raise A2VideoError(f"no videos inside class folders of {video_root}")
     classes = sorted({PurePosixPath(path).parts[0] for path in videos})
     label_of = {name: label for label, name in enumerate(classes)}
     samples = [(path, label_of[PurePosixPath(path).parts[0]]) for path in videos]

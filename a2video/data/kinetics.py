@@ -12,7 +12,7 @@ import csv
 import os
 from collections.abc import Sequence
 
-from a2video.data.lists import ListFileError, Sample, write_classes
+from a2video.data.lists import ListFileError, Sample
 from a2video.data.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
 
 REQUIRED_COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")
@@ -104,8 +104,3 @@ def build_kinetics_lists(
 
     on_disk = index_by_stem(find_videos(video_root))
     return write_found_lists(out_dir, classes, lists, on_disk.get)
-
-
-def write_kinetics400_classes(path: str | os.PathLike) -> None:
-    """Writes the Kinetics-400 ``classes.txt`` (as shipped in ``data_lists/kinetics400/``)."""
-    write_classes(path, kinetics400_classes())

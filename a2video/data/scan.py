@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from a2video.data.lists import Sample, write_classes, write_list
+from a2video.errors import A2VideoError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv"})
 
@@ -23,11 +24,11 @@ def find_videos(root: str | os.PathLike) -> list[str]:
     Hidden files (such as the writer's temporary files) are skipped.
 
     Raises:
-        FileNotFoundError: If ``root`` is not a folder.
+        A2VideoError: If ``root`` is not a folder.
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"video root {root} does not exist or is not a folder")
+        raise A2VideoError(f"video root {root} does not exist or is not a folder")
     found = []
     for folder, _, files in os.walk(root):
         for name in files:

@@ -32,7 +32,8 @@ import numpy as np
 
 from a2video.data.encoding import write_video
 from a2video.data.lists import write_classes, write_list
-from a2video.errors import A2VideoError
+from a2video.errors import A2VideoError, ConfigError
+from a2video.files import atomic_write_text
 
 State = dict[str, np.ndarray]
 """Per-frame shape state, each value (F,): cx, cy (centre, 0..1), radius, angle, alpha, aspect."""
@@ -131,7 +132,7 @@ MOTION_PAIRS: dict[str, list[tuple[str, str, Callable[[np.random.Generator, np.n
 def class_names(set_name: str) -> list[str]:
     """Class names of a set (``"source"`` or ``"target"``), sorted (label order)."""
     if set_name not in MOTION_PAIRS:
-        raise ValueError(f"set must be one of {sorted(MOTION_PAIRS)}, got {set_name!r}")
+        raise ConfigError(f"set must be one of {sorted(MOTION_PAIRS)}, got {set_name!r}")
     return sorted(name for forward, backward, _ in MOTION_PAIRS[set_name] for name in (forward, backward))
 
 
@@ -307,12 +308,12 @@ def make_synthetic_set(
         The set's paths.
 
     Raises:
-        ValueError: On bad arguments.
+        ConfigError: On bad arguments.
         SyntheticSetError: If the folder holds a set made with other parameters.
     """
     names = class_names(set_name)
     if videos_per_class < 3 or num_frames < 2 or size < 8 or size % 2:
-        raise ValueError("need videos_per_class >= 3, num_frames >= 2 and an even size >= 8")
+        raise ConfigError("need videos_per_class >= 3, num_frames >= 2 and an even size >= 8")
     root = Path(out_dir) / set_name
     result = SyntheticSet(
         root=str(root),
@@ -358,6 +359,6 @@ def make_synthetic_set(
     for split, samples in splits.items():
         write_list(root / f"{split}.txt", samples)
     write_classes(root / "classes.txt", names)
-    manifest.write_text(json.dumps(params, indent=1) + "\n")
+    atomic_write_text(manifest, json.dumps(params, indent=1) + "\n")  # last: marks the set complete
     return result
 

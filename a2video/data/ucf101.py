@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from a2video.data.lists import ListFileError, Sample, content_lines
 from a2video.data.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
+from a2video.errors import A2VideoError
 
 SPLITS = (1, 2, 3)
 
@@ -101,7 +102,7 @@ def build_ucf101_lists(
             if official.exists():
                 lists[f"{kind}_split{split}.txt"] = read_split_file(official, classes)
     if not lists:
-        raise FileNotFoundError(f"no trainlist0k.txt / testlist0k.txt files in {splits_dir}")
+        raise A2VideoError(f"no trainlist0k.txt / testlist0k.txt files in {splits_dir}")
 
     resolve = None
     if video_root is not None:

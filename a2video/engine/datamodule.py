@@ -20,7 +20,7 @@ from a2video.data.datasets import BadVideoLog, EvalVideoDataset, TrainVideoDatas
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.loader import EpochSampler, ResumableLoader
 from a2video.data.transforms import normalize_video
-from a2video.errors import A2VideoError
+from a2video.errors import A2VideoError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,9 @@ EvalStage = Literal["validate", "val", "test"]
 def _existing(path: str | None, what: str) -> Path:
     """``path`` as a Path, or a one-line error naming it."""
     if path is None:
-        raise ValueError(f"no {what} given")
+        raise ConfigError(f"no {what} given")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
+        raise A2VideoError(f"{what} not found: {path}")
     return Path(path)
 
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
+from a2video.engine.checkpoints import CHECKPOINT_DIR, best_checkpoint, finished_epochs
 from a2video.errors import A2VideoError
 from a2video.files import atomic_write
 
@@ -138,24 +138,22 @@ def write_yaml(path: Path, config: dict) -> None:
 
 
 def _lightning(args: list[str]) -> None:
-    from a2video.engine.cli import run_lightning
+    from a2video.engine.lightning_cli import run_lightning
 
     run_lightning(args)
 
 
-def demo_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="a2video demo",
-        description="Synthetic pre-training → fine-tuning → multi-view test, on a CPU in minutes.",
-    )
+def configure_demo(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Synthetic pre-training → fine-tuning → multi-view test, on a CPU in minutes."
     parser.add_argument("--out", default="a2video_demo", help="folder for data, runs and configs")
     parser.add_argument("--size", choices=sorted(SIZES), default="small",
                         help="tiny: seconds, smoke test; small: the default (<10 min on 2 cores); large: longer")
     parser.add_argument("--model", default="a2net_r26", help="any name from `a2video flops --list`")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="data loader workers")
     parser.add_argument("--fresh", action="store_true", help="retrain even if the runs already finished")
-    args = parser.parse_args(list(argv))
 
+
+def run_demo(args: argparse.Namespace) -> None:
     from a2video.data.synthetic import make_synthetic_set
     from a2video.models import list_models
 
@@ -176,14 +174,14 @@ def demo_main(argv: Sequence[str]) -> int:
         path = out / "configs" / f"{name}.yaml"
         write_yaml(path, config)
         run_dir = Path(config["trainer"]["default_root_dir"])
-        done = run_dir / "checkpoints" / "last.ckpt"
+        done = run_dir / CHECKPOINT_DIR / "last.ckpt"
         what = "pre-train on source" if name == "pretrain" else "fine-tune on target"
         print(f"[{step}/4] {what}: a2video fit --config {path}", flush=True)
-        if args.fresh or not _finished(done, config["trainer"]["max_epochs"]):
+        if args.fresh or finished_epochs(done) < config["trainer"]["max_epochs"]:
             _lightning(["fit", "--config", str(path)] + (["--resume", "never"] if args.fresh else []))
 
     finetune_dir = Path(configs["finetune"]["trainer"]["default_root_dir"])
-    best = _best_checkpoint(finetune_dir)
+    best = best_checkpoint(finetune_dir)
     test_args = ["test", "--config", str(out / "configs" / "finetune.yaml"), "--ckpt_path", str(best)]
     print(f"[4/4] multi-view test: a2video {' '.join(test_args)}", flush=True)
     _lightning(test_args)
@@ -199,17 +197,6 @@ def demo_main(argv: Sequence[str]) -> int:
     print(f"fine-tuned on target ({metrics['num_classes']} classes), multi-view test:")
     print(format_summary(metrics, finetune_dir / "test"))
     print(f"configs: {out / 'configs'}   runs: {out / 'runs'}   (tensorboard --logdir {out / 'runs'})")
-    return 0
-
-
-def _finished(last_checkpoint: Path, max_epochs: int) -> bool:
-    """True when a run's last checkpoint is from its final epoch (so the demo can be re-run cheaply)."""
-    if not last_checkpoint.is_file():
-        return False
-    import torch
-
-    state = torch.load(last_checkpoint, map_location="cpu", weights_only=False)
-    return state.get("epoch", -1) + 1 >= max_epochs
 
 
 def _last_val_top1(run_dir: Path) -> float | None:
@@ -223,17 +210,3 @@ def _last_val_top1(run_dir: Path) -> float | None:
                 if row.get("val/clip_top1"):
                     value = float(row["val/clip_top1"])
     return value
-
-
-def _best_checkpoint(run_dir: Path) -> Path:
-    best = sorted((run_dir / "checkpoints").glob("best-*.ckpt"))
-    if best:
-        return best[-1]
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file():
-        raise A2VideoError(f"no checkpoint in {run_dir / 'checkpoints'}")
-    return last
-
-
-if __name__ == "__main__":
-    sys.exit(demo_main(sys.argv[1:]))

@@ -5,7 +5,6 @@ percentages; failed videos always count as wrong. See ``metrics`` and ``writers`
 definitions and file formats.
 """
 
-from a2video.evaluation.commands import average_splits_main
 from a2video.evaluation.metrics import (
     AGGREGATES,
     EvaluationResult,
@@ -41,7 +40,6 @@ __all__ = [
     "MetricsFileError",
     "aggregate_views",
     "average_splits",
-    "average_splits_main",
     "compute_metrics",
     "format_split_table",
     "format_summary",

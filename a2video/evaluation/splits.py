@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from a2video.errors import A2VideoError, ConfigError
+
 # (key in metrics.json, column title)
 ACCURACY_COLUMNS = (
     ("clip_top1", "clip@1"),
@@ -21,7 +23,7 @@ ACCURACY_KEYS = tuple(key for key, _ in ACCURACY_COLUMNS)
 COUNT_KEYS = ("num_videos", "num_failed_videos")
 
 
-class MetricsFileError(ValueError):
+class MetricsFileError(A2VideoError):
     """A metrics file is missing, unreadable, or lacks a required key."""
 
 
@@ -73,10 +75,10 @@ def average_splits(
         ValueError: If no file is given or ``names`` has the wrong length.
     """
     if not metric_files:
-        raise ValueError("average_splits needs at least one metrics file")
+        raise ConfigError("average_splits needs at least one metrics file")
     names = list(names) if names is not None else split_names(metric_files)
     if len(names) != len(metric_files):
-        raise ValueError(f"{len(names)} names for {len(metric_files)} metrics files")
+        raise ConfigError(f"{len(names)} names for {len(metric_files)} metrics files")
     splits = []
     for name, path in zip(names, metric_files):
         data = load_metrics(path)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from a2video.evaluation.metrics import EvaluationResult, compute_metrics, to_numpy
-from a2video.files import atomic_write
+from a2video.files import atomic_write, atomic_write_text
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"
@@ -148,16 +148,6 @@ def format_summary(metrics: dict[str, Any], out_dir: str | os.PathLike | None = 
         names = ", ".join((METRICS_FILE, PREDICTIONS_FILE, VIEW_LOGITS_FILE, CONFUSION_FILE))
         lines.append(f"results in {out_dir}: {names}")
     return "\n".join(lines)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Writes ``text`` (UTF-8) to ``path`` atomically.
-
-    Args:
-        path: Destination; its folder must exist.
-        text: Content.
-    """
-    atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
 def _reason(error: str) -> str:

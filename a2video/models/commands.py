@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from a2video.models.cost import measure_cost
-from a2video.models.registry import create_model, list_models
+from a2video.models.registry import create_model, get_builder, list_models
 
 
 def cost_table(names: Sequence[str], *, frames: int, size: int, num_classes: int, base_width: int) -> str:
@@ -21,11 +21,8 @@ def cost_table(names: Sequence[str], *, frames: int, size: int, num_classes: int
     return "\n".join(lines)
 
 
-def flops_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="a2video flops",
-        description="Parameters and GMACs (multiply-adds, attention matmuls included) of one view.",
-    )
+def configure_flops(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Parameters and GMACs (multiply-adds, attention matmuls included) of one view."
     parser.add_argument("--model", nargs="+", default=["i3d_r50", "a2net_r50"],
                         help=f"model names, or 'all' (choices: {', '.join(list_models())})")
     parser.add_argument("--frames", type=int, default=8)
@@ -33,11 +30,14 @@ def flops_main(argv: Sequence[str]) -> int:
     parser.add_argument("--num-classes", type=int, default=400)
     parser.add_argument("--base-width", type=int, default=64)
     parser.add_argument("--list", action="store_true", help="print the model names and exit")
-    args = parser.parse_args(list(argv))
+
+
+def run_flops(args: argparse.Namespace) -> None:
     if args.list:
         print("\n".join(list_models()))
-        return 0
+        return
     names = list_models() if args.model == ["all"] else args.model
+    for name in names:
+        get_builder(name)  # an unknown name is a one-line error before any model is built
     print(cost_table(names, frames=args.frames, size=args.size, num_classes=args.num_classes,
                      base_width=args.base_width))
-    return 0

@@ -31,7 +31,8 @@ def get_builder(name: str) -> Callable[..., nn.Module]:
     return _BUILDERS[name]
 
 
-def create_model(name: str, num_classes: int = 400, pretrained: str | None = None, **kwargs) -> nn.Module:
+def create_model(name: str, num_classes: int = 400, pretrained: str | None = None, init_from: str | None = None,
+                 **kwargs) -> nn.Module:
     """Build a registered model.
 
     Args:
@@ -39,11 +40,13 @@ def create_model(name: str, num_classes: int = 400, pretrained: str | None = Non
         num_classes: classifier outputs.
         pretrained: None (random init), "imagenet" (torchvision's ImageNet ResNet weights, inflated),
             or a path to a 2D ResNet state dict to inflate.
+        init_from: a 3D checkpoint to start from (see :func:`a2video.models.weights.load_weights`);
+            its classifier is kept only when it has ``num_classes`` outputs.
         **kwargs: passed to the builder (``base_width``, ``dropout``, attention options, ...).
     """
     model = get_builder(name)(num_classes=num_classes, **kwargs)
-    if pretrained:
-        from a2video.models.inflate import inflate_pretrained
+    if pretrained or init_from:
+        from a2video.models.weights import load_initial_weights
 
-        inflate_pretrained(model, pretrained, arch=getattr(model, "imagenet_arch", "resnet50"))
+        load_initial_weights(model, pretrained=pretrained, init_from=init_from)
     return model

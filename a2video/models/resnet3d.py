@@ -235,3 +235,9 @@ class ResNet3d(nn.Module):
     def classifier_parameter_names(self) -> set[str]:
         """Names of the classifier's parameters (the "new head" when fine-tuning)."""
         return {f"fc.{name}" for name, _ in self.fc.named_parameters()}
+
+    def attention_state_names(self) -> set[str]:
+        """State-dict names (parameters and buffers) of the attention blocks: the tensors a
+        backbone without them (ImageNet, an I3D checkpoint) cannot provide."""
+        return {f"{prefix}.{name}" for prefix, module in self.named_modules() if prefix.endswith(".attention")
+                for name in module.state_dict()}

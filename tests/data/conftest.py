@@ -1,4 +1,4 @@
-"""Shared fixtures: a coded video and a tiny synthetic set."""
+"""Fixtures of the data tests: a video whose frames carry their numbers (synthetic sets: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from a2video.data.encoding import write_video
-from a2video.data.synthetic import make_synthetic_set
 from video_codes import coded_frames
 
 
@@ -17,11 +16,3 @@ def coded_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("coded") / "coded.mp4"
     write_video(path, coded_frames(100), fps=25, gop_size=16)
     return path
-
-
-@pytest.fixture(scope="session")
-def tiny_source_set(tmp_path_factory: pytest.TempPathFactory):
-    """A small synthetic source set (10 classes x 5 videos, 16 frames of 32x32)."""
-    return make_synthetic_set(
-        tmp_path_factory.mktemp("synth"), "source", videos_per_class=5, num_frames=16, size=32, seed=3, workers=1
-    )

@@ -1,7 +1,15 @@
 """The `a2video lists` and `a2video synth` entry points: arguments, outputs, one-line errors."""
 
-from a2video.data.commands import lists_main, synth_main
+from a2video.cli import main
 from a2video.data.lists import read_classes, read_list
+
+
+def lists_main(argv):
+    return main(["lists", *argv])
+
+
+def synth_main(argv):
+    return main(["synth", *argv])
 
 
 def test_lists_folder_and_kinetics(tmp_path, capsys):
@@ -29,8 +37,10 @@ def test_lists_folder_and_kinetics(tmp_path, capsys):
 def test_lists_errors_are_one_line(tmp_path, capsys):
     assert lists_main(["ucf101", "--splits-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
     error = capsys.readouterr().err.strip()
-    assert error.startswith("a2video lists: error:") and "classInd.txt" in error and "\n" not in error
+    assert error.startswith("a2video: error:") and "classInd.txt" in error and "\n" not in error
     assert lists_main(["hmdb"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "invalid choice: 'hmdb'" in error and "a2video lists --help" in error and "\n" not in error
     assert lists_main(["--help"]) == 0
 
 

@@ -8,6 +8,7 @@ from a2video.data.folder import build_folder_lists, split_per_class
 from a2video.data.kinetics import build_kinetics_lists, kinetics400_classes
 from a2video.data.lists import ListFileError, read_classes, read_list
 from a2video.data.ucf101 import build_ucf101_lists
+from a2video.errors import ConfigError
 
 
 def touch(root: Path, *relative: str) -> None:
@@ -196,5 +197,5 @@ def test_split_per_class_is_seeded():
     samples = [(f"v{i}.mp4", i % 2) for i in range(20)]
     assert split_per_class(samples, (0.3,), seed=5) == split_per_class(samples, (0.3,), seed=5)
     assert split_per_class(samples, (0.3,), seed=5) != split_per_class(samples, (0.3,), seed=6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         split_per_class(samples, (0.7, 0.4))

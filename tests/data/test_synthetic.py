@@ -9,6 +9,7 @@ from a2video.data.decoding import probe_video, read_frames
 from a2video.data.encoding import write_video
 from a2video.data.lists import read_classes, read_list
 from a2video.data.synthetic import MOTION_PAIRS, class_names, make_synthetic_set, render_clip
+from a2video.errors import ConfigError
 
 
 def test_two_disjoint_class_sets():
@@ -16,7 +17,7 @@ def test_two_disjoint_class_sets():
     assert len(source) == 10 and len(target) == 8
     assert not set(source) & set(target)
     assert source == sorted(source)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         class_names("both")
 
 

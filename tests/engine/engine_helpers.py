@@ -19,6 +19,8 @@ import torch
 import yaml
 
 from a2video.cli import main
+from a2video.engine import demo
+from a2video.engine.demo import DemoSize
 
 TRAIN_VIDEOS = 10  # source set: one training video per class
 BATCH = 4
@@ -27,25 +29,20 @@ TEST_CLIPS, TEST_CROPS = 2, 3
 
 
 def tiny_config(dataset: Any, run_dir: str | Path, *, epochs: int = 2, val: bool = True, **model: Any) -> dict:
-    """A complete ``a2video fit`` config for a synthetic set."""
+    """A complete ``a2video fit`` config for a synthetic set: the demo's, made tiny."""
+    views = DemoSize(videos_per_class=0, pretrain_epochs=epochs, finetune_epochs=epochs, test_clips=TEST_CLIPS,
+                     test_crops=TEST_CROPS)
+    data = {**demo.data_config(dataset.root, size=views, workers=0),
+            "num_frames": 4, "sampling_rate": 2, "train_scale_range": [32, 36], "batch_size": BATCH}
+    if not val:
+        data["val_list"] = None
     return {
         "seed_everything": 0,
-        "model": {"model": "a2net_r26", "base_width": 4, "dropout": 0.3, "lr": 0.05, "reference_batch_size": BATCH,
-                  "weight_decay": 1e-4, "warmup_epochs": 0.5, **model},
-        "data": {
-            "video_root": dataset.video_root,
-            "train_list": dataset.train_list,
-            "val_list": dataset.val_list if val else None,
-            "test_list": dataset.test_list,
-            "num_frames": 4, "sampling_rate": 2, "train_scale_range": [32, 36], "crop_size": 32,
-            "horizontal_flip": False, "test_short_side": 32, "test_clips": TEST_CLIPS, "test_crops": TEST_CROPS,
-            "batch_size": BATCH, "eval_batch_size": 4, "num_workers": 0,
-        },
-        "trainer": {
-            "default_root_dir": str(run_dir), "max_epochs": epochs, "accelerator": "cpu", "devices": 1,
-            "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0,
-            "log_every_n_steps": 1,
-        },
+        "model": {**demo.model_config("a2net_r26", lr=0.05, epochs=epochs), "base_width": 4, "dropout": 0.3,
+                  "reference_batch_size": BATCH, "nesterov": False, "warmup_epochs": 0.5, **model},
+        "data": data,
+        "trainer": {**demo.trainer_config(str(run_dir), epochs=epochs), "accelerator": "cpu",
+                    "enable_progress_bar": False, "enable_model_summary": False, "log_every_n_steps": 1},
     }
 
 

@@ -6,14 +6,13 @@ import errno
 import io
 import os
 
-import pytest
 import torch
 
 from a2video.cli import main
 from engine_helpers import STEPS_PER_EPOCH, load_checkpoint, run_ok, tiny_config, write_config
 
 
-def test_failed_save_keeps_the_previous_last_checkpoint(synthetic, tmp_path, monkeypatch):
+def test_failed_save_keeps_the_previous_last_checkpoint(synthetic, tmp_path, monkeypatch, capsys):
     run_dir = tmp_path / "run"
     config = write_config(tmp_path / "c.yaml", tiny_config(synthetic.source, run_dir, epochs=2, val=False))
     real_save = torch.save
@@ -36,9 +35,15 @@ def test_failed_save_keeps_the_previous_last_checkpoint(synthetic, tmp_path, mon
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full_on_second_save)
-    with pytest.raises(OSError, match="No space left"):
-        main(["fit", "--config", str(config)])
+    capsys.readouterr()
+    assert main(["fit", "--config", str(config)]) == 1
     monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("a2video: error:")]
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert len(errors) == 1 and f"cannot write checkpoint {last}: the disk is full (" in errors[0], err
+    assert " MiB free in " in errors[0] and f"the previous {last} (" in errors[0] and "is intact" in errors[0]
     assert len(calls) >= 2  # epoch 0's last.ckpt, then epoch 1's (failed), maybe interrupted.ckpt (failed)
     folder = run_dir / "checkpoints"
     assert load_checkpoint(folder / "last.ckpt")["global_step"] == STEPS_PER_EPOCH

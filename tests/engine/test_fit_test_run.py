@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from a2video.data.lists import read_list
-from a2video.engine.cli import parse_config
+from a2video.engine.lightning_cli import parse_config
 from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.module import VideoClassifier
 from engine_helpers import STEPS_PER_EPOCH, TEST_CLIPS, TEST_CROPS, load_checkpoint, run_ok

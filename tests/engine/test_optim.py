@@ -1,4 +1,4 @@
-"""Learning-rate schedule, linear scaling, parameter groups, fine-tuning weight loading."""
+"""Learning-rate schedule, linear scaling, parameter groups, BN freezing, RNG states, CPU threads."""
 
 import math
 from types import SimpleNamespace
@@ -6,10 +6,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from a2video.engine.finetune import load_backbone_weights
-from a2video.engine.module import VideoClassifier, capture_rng_states, make_schedule, restore_rng_states
-from a2video.errors import A2VideoError
-from a2video.models import create_model
+from a2video.engine.checkpoints import capture_rng_states, restore_rng_states
+from a2video.engine.module import VideoClassifier
+from a2video.engine.optim import global_batch_size, make_schedule, parameter_groups, scaled_lr
+from a2video.engine.runtime import cpu_threads
 
 
 def _schedule(**kw):
@@ -40,7 +40,9 @@ def _module(**kw):
 
 def test_parameter_groups_split_head_and_decay():
     module = _module(lr=0.1, backbone_lr_mult=0.2, weight_decay=1e-4)
-    groups = {g["name"]: g for g in module.parameter_groups(base_lr=0.1)}
+    head_names = {f"net.{n}" for n in module.net.classifier_parameter_names()}
+    groups = {g["name"]: g for g in parameter_groups(module.named_parameters(), head_names, base_lr=0.1,
+                                                     backbone_lr_mult=0.2, weight_decay=1e-4)}
     assert set(groups) == {"backbone", "backbone_no_decay", "head", "head_no_decay"}
     assert groups["head"]["lr"] == pytest.approx(0.1) and groups["backbone"]["lr"] == pytest.approx(0.02)
     assert groups["backbone_no_decay"]["weight_decay"] == 0 and groups["backbone"]["weight_decay"] == 1e-4
@@ -54,10 +56,9 @@ def test_parameter_groups_split_head_and_decay():
 
 
 def test_linear_scaling_rule():
-    module = _module(lr=0.01, reference_batch_size=64)
-    trainer = SimpleNamespace(datamodule=SimpleNamespace(batch_size=16), world_size=8, accumulate_grad_batches=2)
-    module._trainer = trainer  # only the attributes effective_lr reads
-    assert module.effective_lr() == pytest.approx(0.01 * 256 / 64)
+    trainer = SimpleNamespace(world_size=8, accumulate_grad_batches=2)  # only what global_batch_size reads
+    assert global_batch_size(trainer, per_device=16) == 256
+    assert scaled_lr(0.01, reference_batch_size=64, global_batch_size=256) == pytest.approx(0.01 * 256 / 64)
 
 
 def test_freeze_bn_stats_keeps_running_statistics():
@@ -67,36 +68,6 @@ def test_freeze_bn_stats_keeps_running_statistics():
     module(torch.randn(2, 3, 8, 32, 32))
     assert torch.equal(bn.running_mean, before) and not bn.training
     assert module.net.dropout.training  # only the norms are held in eval mode
-
-
-def test_finetune_replaces_head_and_keeps_backbone(tmp_path):
-    source = create_model("a2net_r26", num_classes=10, base_width=4)
-    torch.nn.init.normal_(source.layer3[1].attention.norm.weight)
-    path = tmp_path / "kinetics.ckpt"
-    torch.save({"state_dict": {f"net.{k}": v for k, v in source.state_dict().items()}, "epoch": 3}, path)
-    target = create_model("a2net_r26", num_classes=4, base_width=4)
-    fresh_head = target.fc.weight.clone()
-    summary = load_backbone_weights(target, path)
-    assert "new classifier" in summary
-    assert torch.equal(target.layer3[1].attention.norm.weight, source.layer3[1].attention.norm.weight)
-    assert torch.equal(target.fc.weight, fresh_head)
-
-
-def test_i3d_checkpoint_into_a2net_leaves_blocks_at_identity(tmp_path):
-    path = tmp_path / "i3d.pth"
-    torch.save(create_model("i3d_r26", num_classes=4, base_width=4).state_dict(), path)
-    target = create_model("a2net_r26", num_classes=4, base_width=4)
-    assert "attention tensors left at identity" in load_backbone_weights(target, path)
-
-
-def test_finetune_errors(tmp_path):
-    target = create_model("a2net_r26", num_classes=4, base_width=4)
-    with pytest.raises(A2VideoError, match="checkpoint not found: .*missing.ckpt"):
-        load_backbone_weights(target, tmp_path / "missing.ckpt")
-    path = tmp_path / "wide.pth"
-    torch.save(create_model("a2net_r26", num_classes=4, base_width=8).state_dict(), path)
-    with pytest.raises(A2VideoError, match="does not fit .*shape mismatch"):
-        load_backbone_weights(target, path)
 
 
 def test_rng_states_roundtrip_through_weights_only_load(tmp_path):
@@ -113,8 +84,6 @@ def test_rng_states_roundtrip_through_weights_only_load(tmp_path):
 
 
 def test_cpu_threads_leave_cores_to_workers(monkeypatch):
-    from a2video.engine.module import cpu_threads
-
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
     assert cpu_threads(num_workers=2) == 6

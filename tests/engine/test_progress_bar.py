@@ -6,7 +6,7 @@ def test_progress_bar_is_quiet_in_log_files_only():
 
     from pytorch_lightning.callbacks import TQDMProgressBar
 
-    from a2video.engine.cli import log_file_progress_bar
+    from a2video.engine.runtime import log_file_progress_bar
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

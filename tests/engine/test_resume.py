@@ -16,7 +16,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-import a2video.engine.module as engine_module
+import a2video.engine.runtime as engine_runtime
 from a2video.cli import main
 from engine_helpers import STEPS_PER_EPOCH, load_checkpoint, run_ok, tiny_config, write_config
 
@@ -86,8 +86,8 @@ def test_rerun_resumes_exactly(uninterrupted, synthetic, tmp_path, capsys, monke
     if workers:
         # The engine gives the worker a core (one compute thread fewer). Another thread count
         # rounds differently, which a few steps at this learning rate amplify: keep run A's.
-        threads = engine_module.cpu_threads(0)
-        monkeypatch.setattr(engine_module, "cpu_threads", lambda num_workers, processes=1: threads)
+        threads = engine_runtime.cpu_threads(0)
+        monkeypatch.setattr(engine_runtime, "cpu_threads", lambda num_workers, processes=1: threads)
     run_dir = tmp_path / "run"
     raw = tiny_config(synthetic.source, run_dir, epochs=EPOCHS)
     raw["data"]["num_workers"] = workers

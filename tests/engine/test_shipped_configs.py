@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from a2video.engine.cli import parse_config
+from a2video.engine.lightning_cli import parse_config
 from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.module import VideoClassifier
 from a2video.errors import ConfigError

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from a2video.evaluation import MetricsFileError, average_splits, average_splits_main, format_split_table
+from a2video.cli import main
+from a2video.errors import ConfigError
+from a2video.evaluation import MetricsFileError, average_splits, format_split_table
 
 KEYS = ("clip_top1", "clip_top5", "video_top1", "video_top5", "mean_class_accuracy")
 SPLITS = {
@@ -44,7 +46,7 @@ def test_average_of_three_splits(tmp_path):
 def test_names_can_be_given(tmp_path):
     result = average_splits(write_splits(tmp_path), names=["a", "b", "c"])
     assert [s["name"] for s in result["splits"]] == ["a", "b", "c"]
-    with pytest.raises(ValueError, match="2 names for 3"):
+    with pytest.raises(ConfigError, match="2 names for 3"):
         average_splits(write_splits(tmp_path / "x"), names=["a", "b"])
 
 
@@ -91,7 +93,7 @@ def test_table_has_a_row_per_split_and_a_mean_row(tmp_path):
 def test_command_prints_the_table_and_writes_json(tmp_path, capsys):
     files = write_splits(tmp_path)
     out = tmp_path / "ucf101_mean.json"
-    assert average_splits_main([str(f) for f in files] + ["--out", str(out)]) == 0
+    assert main(["average-splits"] + [str(f) for f in files] + ["--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "video@1" in printed and "91.17" in printed and str(out) in printed
     assert json.loads(out.read_text()) == json.loads(json.dumps(average_splits(files)))
@@ -100,13 +102,12 @@ def test_command_prints_the_table_and_writes_json(tmp_path, capsys):
 def test_command_reports_a_missing_file_in_one_line(tmp_path, capsys):
     files = write_splits(tmp_path)
     missing = tmp_path / "runs" / "split4" / "metrics.json"
-    assert average_splits_main([str(f) for f in files] + [str(missing)]) == 1
+    assert main(["average-splits"] + [str(f) for f in files] + [str(missing)]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and str(missing) in err and err.startswith("a2video average-splits: error")
+    assert len(err.splitlines()) == 1 and str(missing) in err and err.startswith("a2video: error")
 
 
 def test_command_without_files_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as info:
-        average_splits_main([])
-    assert info.value.code == 2
-    assert "a2video average-splits" in capsys.readouterr().err
+    assert main(["average-splits"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "a2video average-splits --help" in err and len(err.splitlines()) == 1

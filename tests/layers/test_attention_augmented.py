@@ -5,6 +5,7 @@ import torch
 
 from a2video.layers import AttentionAugmentedConv3d
 from a2video.layers.attention_augmented import attention_widths
+from norm_helpers import randomise_norms
 
 
 def _conv_reference(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -52,9 +53,9 @@ def _reference(block: AttentionAugmentedConv3d, x: torch.Tensor) -> torch.Tensor
 def _activated(block: AttentionAugmentedConv3d) -> AttentionAugmentedConv3d:
     """Random relative tables and norm statistics, so neither term of the output is trivially zero."""
     with torch.no_grad():
-        for t in (block.rel_t, block.rel_h, block.rel_w, block.norm.weight, block.norm.bias, block.norm.running_mean):
+        for t in (block.rel_t, block.rel_h, block.rel_w):
             t.normal_()
-        block.norm.running_var.uniform_(0.5, 1.5)
+    randomise_norms(block.norm)
     return block.eval()
 
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from a2video.layers import CoordinateAttention3d
+from norm_helpers import randomise_norms
 
 
 def _norm(bn, e: torch.Tensor, shape) -> torch.Tensor:
@@ -32,11 +33,7 @@ def _reference(block: CoordinateAttention3d, x: torch.Tensor) -> torch.Tensor:
 
 
 def _randomise_norms(block: CoordinateAttention3d) -> CoordinateAttention3d:
-    with torch.no_grad():
-        for bn in (block.norm, block.reduce_norm):
-            for t in (bn.weight, bn.bias, bn.running_mean):
-                t.normal_()
-            bn.running_var.uniform_(0.5, 1.5)
+    randomise_norms(block.norm, block.reduce_norm)
     return block.eval()
 
 

@@ -4,17 +4,12 @@ import pytest
 import torch
 
 from a2video.layers import DoubleAttention3d, choose_association
+from norm_helpers import randomise_norms
 
 
 def _activate(block: DoubleAttention3d, seed: int = 0) -> DoubleAttention3d:
     """Give the closing BatchNorm non-trivial parameters and statistics so the block is not the identity."""
-    g = torch.Generator().manual_seed(seed)
-    norm = block.norm
-    with torch.no_grad():
-        norm.weight.copy_(torch.rand(norm.weight.shape, generator=g) + 0.5)
-        norm.bias.copy_(torch.randn(norm.bias.shape, generator=g))
-        norm.running_mean.copy_(torch.randn(norm.running_mean.shape, generator=g))
-        norm.running_var.copy_(torch.rand(norm.running_var.shape, generator=g) + 0.5)
+    randomise_norms(block.norm, seed=seed)
     return block.eval()
 
 

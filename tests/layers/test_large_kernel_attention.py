@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from a2video.layers import LargeKernelAttention3d
+from norm_helpers import randomise_norms
 
 
 def _depthwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, dilation) -> torch.Tensor:
@@ -38,10 +39,7 @@ def _reference(block: LargeKernelAttention3d, x: torch.Tensor) -> torch.Tensor:
 def test_matches_reference(shape):
     torch.manual_seed(0)
     block = LargeKernelAttention3d(4).double().eval()
-    with torch.no_grad():
-        for t in (block.norm.weight, block.norm.bias, block.norm.running_mean):
-            t.normal_()
-        block.norm.running_var.uniform_(0.5, 1.5)
+    randomise_norms(block.norm)
     x = torch.randn(shape, dtype=torch.float64)
     with torch.no_grad():
         out = block(x)

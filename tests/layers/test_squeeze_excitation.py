@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from a2video.layers import SqueezeExcitation3d
+from norm_helpers import randomise_norms
 
 
 def _reference(block: SqueezeExcitation3d, x: torch.Tensor) -> torch.Tensor:
@@ -18,10 +19,7 @@ def _reference(block: SqueezeExcitation3d, x: torch.Tensor) -> torch.Tensor:
 
 
 def _random_eval_norm(block: SqueezeExcitation3d) -> SqueezeExcitation3d:
-    with torch.no_grad():
-        for t in (block.norm.weight, block.norm.bias, block.norm.running_mean):
-            t.normal_()
-        block.norm.running_var.uniform_(0.5, 1.5)
+    randomise_norms(block.norm)
     return block.eval()
 
 

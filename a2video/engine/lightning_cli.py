@@ -17,7 +17,6 @@ weights and training state, never settings.
 from __future__ import annotations
 
 import difflib
-import logging
 import re
 import sys
 import warnings
@@ -26,109 +25,46 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from lightning_fabric.utilities.exceptions import MisconfigurationException
-from pytorch_lightning.callbacks import (
-    Callback,
-    LearningRateMonitor,
-    ModelCheckpoint,
-    ProgressBar,
-    TQDMProgressBar,
-)
-from pytorch_lightning.cli import (
-    LightningArgumentParser,
-    LightningCLI,
-    SaveConfigCallback,
-)
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
-from pytorch_lightning.plugins import CheckpointIO, TorchCheckpointIO
+from pytorch_lightning.plugins import CheckpointIO
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from a2video.engine.checkpoints import (
+    CHECKPOINT_DIR,
+    AtomicCheckpointIO,
+    InterruptCheckpoint,
+    LastCheckpoint,
+    RngStates,
+    check_checkpoint_file,
+    resume_checkpoint,
+)
 from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.module import VideoClassifier
+from a2video.engine.runtime import CpuThreads, log_file_progress_bar, quiet_lightning_tips
 from a2video.errors import A2VideoError, ConfigError
-from a2video.files import atomic_write
+from a2video.files import atomic_write_text
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
-CHECKPOINT_DIR = "checkpoints"
 # Values of --ckpt_path that Lightning resolves itself rather than reading a file.
 _LIGHTNING_CKPT_KEYWORDS = ("last", "best", "hpc", "registry")
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Write each checkpoint to a temporary file beside its destination, fsync it, then rename it.
-
-    Lightning's own writer stages the file in the system temporary folder and moves it; when that
-    folder is on another file system than the run (a node-local /tmp, runs on a network disk) the
-    move is a copy, and a crash during the copy leaves a truncated ``last.ckpt``. A rename within
-    one folder is atomic: the destination is either the old checkpoint or the complete new one.
-    """
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        if storage_options is not None or "://" in str(path):
-            super().save_checkpoint(checkpoint, path, storage_options)  # remote storage: Lightning's way
-            return
-        atomic_write(path, lambda f: torch.save(checkpoint, f))
-
-
-class LastCheckpoint(ModelCheckpoint):
-    """``checkpoints/last.ckpt`` at the end of every training epoch (after its validation).
-
-    Lightning's ``save_last`` only refreshes ``last.ckpt`` at the steps where a best-k checkpoint
-    is written: once the monitored metric stops improving, "last" (the resume point, the model
-    ``test`` is pointed at) would silently stay at the best epoch. This callback writes it every
-    epoch, whatever the metric does; it is added after the best-k callback so the state it saves
-    includes that callback's ranking of the same epoch.
-    """
-
-    def __init__(self, dirpath: str | Path) -> None:
-        super().__init__(dirpath=dirpath, filename="last", monitor=None, save_top_k=1, save_last=False,
-                         save_on_train_epoch_end=True, enable_version_counter=False, auto_insert_metric_name=False)
-
-    @property
-    def state_key(self) -> str:
-        return "a2video.LastCheckpoint"
-
-
-class InterruptCheckpoint(Callback):
-    """Save ``checkpoints/interrupted.ckpt`` when training stops on an exception (Ctrl-C included),
-    so the steps done since the last checkpoint are not lost."""
-
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        if trainer.state.fn != "fit" or trainer.global_step == 0 or trainer.sanity_checking:
-            return
-        path = Path(trainer.default_root_dir) / CHECKPOINT_DIR / "interrupted.ckpt"
-        if trainer.world_size > 1 and not isinstance(exception, KeyboardInterrupt):
-            # An error raised on one rank only: trainer.save_checkpoint would wait at a barrier for
-            # ranks that never come. The failing rank writes its own state without the barrier
-            # (weights and optimiser are replicated under DDP). It cannot be left to rank 0: rank 0
-            # only hears of the failure when a collective breaks, and Lightning's launcher SIGKILLs
-            # it within 5 s of a child rank exiting with an error, often before it could save.
-            # Ranks that both fail write complete files (atomic rename); the last one stays.
-            trainer.strategy.checkpoint_io.save_checkpoint(trainer._checkpoint_connector.dump_checkpoint(), path)
-            print(f"\na2video: {type(exception).__name__} on rank {trainer.global_rank} at step "
-                  f"{trainer.global_step}; saved {path}", file=sys.stderr)
-            return
-        trainer.save_checkpoint(path)  # every rank takes part; rank 0 writes
-        if trainer.global_rank == 0:
-            print(f"\na2video: {type(exception).__name__} at step {trainer.global_step}; saved {path}",
-                  file=sys.stderr)
-
-
 class RunConfig(SaveConfigCallback):
-    """Save the resolved config in the run folder, one file per subcommand, overwritten on resume."""
+    """Save the resolved config in the run folder, one file per subcommand (``config.yaml`` for
+    fit, ``test_config.yaml``, ...), overwritten on resume and written atomically."""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.already_saved:
+            return
         stage = getattr(stage, "value", stage)  # a TrainerFn: its str() is "TrainerFn.TESTING"
-        self.config_filename = "config.yaml" if stage == "fit" else f"{stage}_config.yaml"
-        self.overwrite = True
-        super().setup(trainer, pl_module, stage)
-
-
-def resume_checkpoint(run_dir: str | Path) -> Path | None:
-    """The newest of ``last.ckpt`` and ``interrupted.ckpt`` in a run folder, if any."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    candidates = [p for p in (folder / "last.ckpt", folder / "interrupted.ckpt") if p.is_file()]
-    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+        name = "config.yaml" if stage == "fit" else f"{stage}_config.yaml"
+        log_dir = trainer.log_dir  # a collective under DDP: every rank asks
+        if trainer.is_global_zero and log_dir is not None:
+            atomic_write_text(Path(log_dir) / name, self.parser.dump(self.config, skip_none=False))
+        self.already_saved = True
 
 
 def config_error_message(message: str, subcommand: str | None, known_keys: list[str]) -> str:
@@ -150,21 +86,6 @@ def config_error_message(message: str, subcommand: str | None, known_keys: list[
             text += f" (did you mean '{close[0]}'?)"
     where = f"a2video {subcommand} --help" if subcommand else "a2video fit --help"
     return f"{text}; `{where}` lists every key"
-
-
-def log_file_progress_bar(enabled: bool | None, callbacks: list, stream: Any) -> TQDMProgressBar | None:
-    """A progress bar that redraws every 50 batches when the output is not a terminal.
-
-    Redrawn on every batch, tqdm writes one line per batch into a log file (a batch job's
-    output, CI), so a short epoch with validation becomes a hundred lines. ``None`` (Lightning's
-    default bar) for a terminal, when bars are off, or when the config brings its own bar.
-    """
-    if enabled is False or any(isinstance(c, ProgressBar) for c in callbacks):
-        return None
-    isatty = getattr(stream, "isatty", None)
-    if isatty is not None and isatty():
-        return None
-    return TQDMProgressBar(refresh_rate=50)
 
 
 class A2VideoCLI(LightningCLI):
@@ -223,7 +144,7 @@ class A2VideoCLI(LightningCLI):
         checkpoint = self._get(self.config_init, "checkpoint")
         if checkpoint is not None and checkpoint.dirpath is None:
             checkpoint.dirpath = str(root / CHECKPOINT_DIR)
-        extra = [InterruptCheckpoint()]
+        extra = [InterruptCheckpoint(), RngStates(), CpuThreads()]
         if kwargs.get("logger", config.get("logger")):
             extra.append(LearningRateMonitor(logging_interval="step"))
         callbacks = list(config.get("callbacks") or [])
@@ -245,8 +166,7 @@ class A2VideoCLI(LightningCLI):
             raise A2VideoError(f"`a2video {subcommand}` needs {key}")
         ckpt_path = self.config_init[subcommand].get("ckpt_path")
         if ckpt_path and str(ckpt_path) not in _LIGHTNING_CKPT_KEYWORDS and "://" not in str(ckpt_path):
-            if not Path(ckpt_path).is_file():
-                raise A2VideoError(f"ckpt_path: checkpoint not found: {ckpt_path}")
+            check_checkpoint_file(ckpt_path)
         init_from = self.model.hparams.get("init_from")
         if not ckpt_path and init_from and "://" not in str(init_from) and not Path(init_from).expanduser().is_file():
             raise A2VideoError(f"model.init_from: checkpoint not found: {init_from}")
@@ -279,16 +199,32 @@ class _ParseOnlyCLI(A2VideoCLI):
         pass
 
 
+def _cli_arguments(args: list[str]) -> dict[str, Any]:
+    """The constructor arguments of every A2VideoCLI, the real run's and :func:`parse_config`'s."""
+    # args are passed explicitly so main() can be called from Python; the warning about also
+    # seeing sys.argv is then noise.
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended.*")
+    return {
+        "model_class": VideoClassifier,
+        "datamodule_class": VideoDataModule,
+        "args": args,
+        "save_config_callback": RunConfig,
+        "seed_everything_default": 0,
+        "trainer_defaults": {"use_distributed_sampler": False},  # VideoDataModule's samplers split by rank
+        "parser_kwargs": parser_kwargs(),
+        # The optimiser and schedule are VideoClassifier's (parameter groups, linear scaling):
+        # no --optimizer / --lr_scheduler options that would silently replace them.
+        "auto_configure_optimizers": False,
+    }
+
+
 def parse_config(args: list[str]) -> Any:
     """The config that ``a2video <args>`` would run, parsed and checked but not instantiated.
 
     Returns the subcommand's namespace (``.model``, ``.data``, ``.trainer``, ...). Raises
     :class:`ConfigError` on an unknown key or a value of the wrong type, as the command does.
     """
-    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended.*")
-    cli = _ParseOnlyCLI(VideoClassifier, VideoDataModule, args=args, save_config_callback=RunConfig,
-                        seed_everything_default=0, trainer_defaults={"use_distributed_sampler": False},
-                        parser_kwargs=parser_kwargs(), auto_configure_optimizers=False)
+    cli = _ParseOnlyCLI(**_cli_arguments(args))
     return cli.config[cli.config["subcommand"]]
 
 
@@ -300,31 +236,18 @@ def parser_kwargs() -> dict[str, Any]:
     return kwargs
 
 
-class _NoTips(logging.Filter):
-    """Drop Lightning's advertising tips (e.g. for its cloud logger) from every run's output."""
+class Terminated(A2VideoError):
+    """The run was stopped by SIGTERM (a cluster scheduler's time limit, ``kill``)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("💡 Tip")
+    exit_code = 143  # 128 + SIGTERM, what a shell reports for a process killed by it
 
 
-def run_lightning(args: list[str]) -> int:
-    """Run a LightningCLI subcommand; returns the process exit code."""
-    # We pass args explicitly so main() can be called from Python; the warning about also
-    # seeing sys.argv is then noise.
-    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended.*")
-    lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
-    if not any(isinstance(f, _NoTips) for f in lightning_log.filters):
-        lightning_log.addFilter(_NoTips())
-    A2VideoCLI(
-        VideoClassifier,
-        VideoDataModule,
-        args=args,
-        save_config_callback=RunConfig,
-        seed_everything_default=0,
-        trainer_defaults={"use_distributed_sampler": False},  # VideoDataModule's samplers split by rank
-        parser_kwargs=parser_kwargs(),
-        # The optimiser and schedule are VideoClassifier's (parameter groups, linear scaling):
-        # no --optimizer / --lr_scheduler options that would silently replace them.
-        auto_configure_optimizers=False,
-    )
-    return 0
+def run_lightning(args: list[str]) -> None:
+    """Run a LightningCLI subcommand (``fit``, ``validate``, ``test`` and their arguments)."""
+    quiet_lightning_tips()
+    try:
+        A2VideoCLI(**_cli_arguments(args))
+    except SIGTERMException:
+        # Lightning stops cleanly on SIGTERM (interrupted.ckpt is written) but exits 0, so a
+        # scheduler would think the job finished.
+        raise Terminated("stopped by SIGTERM; run the same command again to resume") from None
