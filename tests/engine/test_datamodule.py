@@ -12,6 +12,7 @@ from a2video.data.datasets import TooManyBadVideos
 from a2video.data.lists import ListFileError, read_list, write_list
 from a2video.data.transforms import normalize_video
 from a2video.engine.datamodule import VideoDataModule
+from a2video.errors import A2VideoError, ConfigError
 from video_codes import make_bad_videos
 
 
@@ -98,13 +99,13 @@ def test_each_epoch_draws_new_clips(tiny_source_set):
 
 
 def test_missing_paths_give_one_clear_error(tiny_source_set, tmp_path):
-    with pytest.raises(FileNotFoundError, match=f"video root not found: {tmp_path / 'nowhere'}"):
+    with pytest.raises(A2VideoError, match=f"video root not found: {tmp_path / 'nowhere'}"):
         make_module(tiny_source_set, video_root=str(tmp_path / "nowhere")).setup("fit")
-    with pytest.raises(FileNotFoundError, match=f"test list not found: {tmp_path / 'no.txt'}"):
+    with pytest.raises(A2VideoError, match=f"test list not found: {tmp_path / 'no.txt'}"):
         make_module(tiny_source_set, test_list=str(tmp_path / "no.txt")).setup("test")
-    with pytest.raises(FileNotFoundError, match="classes file not found"):
+    with pytest.raises(A2VideoError, match="classes file not found"):
         _ = make_module(tiny_source_set, classes_file=str(tmp_path / "classes.txt")).num_classes
-    with pytest.raises(ValueError, match="no train list given"):
+    with pytest.raises(ConfigError, match="no train list given"):
         make_module(tiny_source_set, train_list=None).setup("fit")
 
 

@@ -15,9 +15,10 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from a2video.engine.lightning_cli import parse_config
 from a2video.engine.datamodule import VideoDataModule
+from a2video.engine.lightning_cli import parse_config
 from a2video.engine.module import VideoClassifier
+from a2video.engine.optim import parameter_groups
 from a2video.errors import ConfigError
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
@@ -53,7 +54,10 @@ def test_config_parses_and_builds(path: Path):
         blocks = {name for name, _ in model.net.named_modules() if name.endswith(".attention")}
         stage = {"res2": "layer1", "res3": "layer2", "res4": "layer3", "res5": "layer4"}
         assert blocks == {f"{stage[s]}.{i}.attention" for s, units in placement.items() for i in units}
-    groups = model.parameter_groups(base_lr=config.model.lr)
+    head = {f"net.{name}" for name in model.net.classifier_parameter_names()}
+    groups = parameter_groups(model.named_parameters(), head, base_lr=config.model.lr,
+                              backbone_lr_mult=config.model.backbone_lr_mult, weight_decay=config.model.weight_decay)
+    assert {g["name"] for g in groups} == {"backbone", "backbone_no_decay", "head", "head_no_decay"}
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
     trainer_args = {**config.trainer.as_dict(), "accelerator": "cpu", "devices": 1, "strategy": "auto",
