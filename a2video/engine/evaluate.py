@@ -1,9 +1,10 @@
-"""The test loop's outputs: collected per process as a few arrays, gathered to rank 0, written once.
+"""The test loop's outputs: collected per process as arrays, gathered to rank 0, written once.
 
-Kinetics-400 validation is ~20,000 videos × 30 views × 400 classes, about 1 GB of float32 logits:
-they are kept as per-batch NumPy arrays (not a Python object per video) and sent to rank 0 with one
-``gather_object`` of a handful of arrays per rank, so rank 0 holds the logits once plus one rank's
-share in transit.
+Kinetics-400 validation is ~20,000 videos × 30 views × 400 classes, about 1 GB of float32 logits.
+Each process writes its videos' logits into one array sized for its share of the list; rank 0
+receives everyone's in slices of the final, list-ordered array (a ``reduce`` of ~64 MB per slice,
+each process contributing the rows it holds), so no process ever holds a second copy of the whole,
+and no logits travel as pickled Python objects. ``tools/bench_eval_scale.py`` measures the path.
 """
 
 from __future__ import annotations
@@ -19,49 +20,98 @@ from a2video.errors import A2VideoError
 from a2video.evaluation import format_summary, write_evaluation
 from a2video.evaluation.metrics import to_numpy
 
+_SLICE_BYTES = 64 * 2**20  # logits sent to rank 0 per collective call
+
 
 class TestOutputs:
-    """What one process scored: list-file index, label, ok flag, error and (V, K) logits per video."""
+    """What one process scored: list-file index, label, ok flag, error and (V, K) logits per video.
+
+    Args:
+        capacity: videos this process will score (its sampler's length), so the logits go into one
+            array allocated once; None grows the array as batches come.
+    """
 
     __test__ = False  # not a pytest test class, whatever its name
 
-    def __init__(self) -> None:
-        self.parts: list[dict[str, Any]] = []
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity = capacity
+        self.count = 0
+        self.logits: np.ndarray | None = None  # (capacity, V, K) float32
+        self.meta: dict[str, list[np.ndarray]] = {"index": [], "label": [], "ok": [], "error": []}
 
     def add(self, *, index: Any, label: Any, ok: Any, error: Sequence[str] | None, logits: torch.Tensor) -> None:
         """One batch: ``logits`` (N, V, K); ``error`` may be None when every video decoded."""
-        n = logits.shape[0]
-        self.parts.append({
-            "index": to_numpy(index).astype(np.int64), "label": to_numpy(label).astype(np.int64),
-            "ok": to_numpy(ok).astype(bool), "error": np.array(list(error) if error else [""] * n, dtype=object),
-            "logits": to_numpy(logits).astype(np.float32),
-        })
+        batch = to_numpy(logits).astype(np.float32, copy=False)  # (N, V, K)
+        n = batch.shape[0]
+        needed = self.count + n
+        if self.logits is None or needed > self.logits.shape[0]:
+            size = max(needed, self.capacity or 0, 2 * (0 if self.logits is None else self.logits.shape[0]))
+            grown = np.empty((size, *batch.shape[1:]), dtype=np.float32)
+            if self.logits is not None:
+                grown[: self.count] = self.logits[: self.count]
+            self.logits = grown
+        self.logits[self.count : needed] = batch
+        self.count = needed
+        self.meta["index"].append(to_numpy(index).astype(np.int64))
+        self.meta["label"].append(to_numpy(label).astype(np.int64))
+        self.meta["ok"].append(to_numpy(ok).astype(bool))
+        self.meta["error"].append(np.array(list(error) if error else [""] * n, dtype=object))
 
-    def arrays(self) -> dict[str, np.ndarray] | None:
-        """The batches concatenated (None when this process scored nothing)."""
-        if not self.parts:
-            return None
-        return {key: np.concatenate([part[key] for part in self.parts]) for key in self.parts[0]}
+    def _own(self) -> dict[str, np.ndarray]:
+        meta = {key: np.concatenate(parts) if parts else np.zeros(0, dtype=object if key == "error" else np.int64)
+                for key, parts in self.meta.items()}
+        return meta
 
     def gather(self, trainer: pl.Trainer) -> dict[str, np.ndarray] | None:
-        """All processes' outputs on rank 0 (None elsewhere), each list index once.
+        """All processes' outputs on rank 0 (None elsewhere), sorted by list index, each index once.
 
-        A distributed sampler may pad the last batch with a repeated video; the first copy is kept.
+        A distributed sampler that pads the last batch with a repeated video is harmless: copies
+        of one index are averaged.
         """
-        mine = self.arrays()
-        if trainer.world_size > 1:
-            parts: list[Any] = [None] * trainer.world_size if trainer.is_global_zero else None  # type: ignore[assignment]
-            torch.distributed.gather_object(mine, parts, dst=0)
-            if not trainer.is_global_zero:
+        own = self._own()
+        if trainer.world_size == 1:
+            if self.logits is None:
                 return None
-            parts = [p for p in parts if p is not None]
-            if not parts:
-                return None
-            mine = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-        if mine is None:
+            order = np.argsort(own["index"], kind="stable")
+            _, first = np.unique(own["index"][order], return_index=True)
+            keep = order[first]
+            if np.array_equal(keep, np.arange(self.count)):  # the usual case: no copy of the logits
+                return {**own, "logits": self.logits[: self.count]}
+            return {**{k: v[keep] for k, v in own.items()}, "logits": self.logits[keep]}
+        everyone: list[Any] = [None] * trainer.world_size
+        shape = None if self.logits is None else self.logits.shape[1:]
+        torch.distributed.all_gather_object(everyone, (own, shape))  # small: no logits
+        shape = next((s for _, s in everyone if s is not None), None)
+        if shape is None:
             return None
-        _, first = np.unique(mine["index"], return_index=True)
-        return {key: value[first] for key, value in mine.items()}  # sorted by list index
+        meta = {key: np.concatenate([part[key] for part, _ in everyone]) for key in own}
+        present, first = np.unique(meta["index"], return_index=True)
+        position = np.searchsorted(present, own["index"])  # row of each of this rank's videos
+        logits = self._reduce_to_rank0(trainer, position, len(present), shape)
+        if not trainer.is_global_zero:
+            return None
+        return {**{key: value[first] for key, value in meta.items()}, "logits": logits}
+
+    def _reduce_to_rank0(self, trainer: pl.Trainer, position: np.ndarray, total: int,
+                         shape: tuple[int, ...]) -> np.ndarray | None:
+        """The (total, V, K) logits in list order on rank 0, built slice by slice with a sum-reduce
+        to which each process contributes its rows (and 1 per row in a count, to average copies)."""
+        device = trainer.strategy.root_device
+        rows_per_slice = max(1, _SLICE_BYTES // (4 * int(np.prod(shape))))
+        result = np.empty((total, *shape), dtype=np.float32) if trainer.is_global_zero else None
+        for start in range(0, total, rows_per_slice):
+            stop = min(total, start + rows_per_slice)
+            mine = np.flatnonzero((position >= start) & (position < stop))
+            block = torch.zeros((stop - start, *shape), dtype=torch.float32)
+            counts = torch.zeros(stop - start, dtype=torch.float32)
+            block[position[mine] - start] = torch.from_numpy(self.logits[mine])
+            counts[position[mine] - start] = 1.0
+            block, counts = block.to(device), counts.to(device)
+            torch.distributed.reduce(block, dst=0)
+            torch.distributed.reduce(counts, dst=0)
+            if result is not None:
+                result[start:stop] = (block / counts.clamp(min=1).view(-1, *[1] * len(shape))).cpu().numpy()
+        return result
 
 
 def evaluation_dir(trainer: pl.Trainer, eval_dir: str | None) -> Path:

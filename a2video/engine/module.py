@@ -212,7 +212,13 @@ class VideoClassifier(pl.LightningModule):
 
     # ------------------------------------------------------------------ test
     def on_test_epoch_start(self) -> None:
-        self._test_outputs = TestOutputs()
+        loaders = self.trainer.test_dataloaders
+        loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
+        try:  # this process's share of the list: the logits array is allocated once
+            capacity = sum(len(loader.sampler) for loader in loaders)
+        except (AttributeError, TypeError):
+            capacity = None
+        self._test_outputs = TestOutputs(capacity)
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         logits = self._view_logits(batch["video"])  # (N, V, K)

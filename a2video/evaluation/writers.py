@@ -31,6 +31,7 @@ import csv
 import io
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ def write_evaluation(
     csv_bytes = _predictions_csv(result, paths, labels, errors, class_names)
     atomic_write(out / PREDICTIONS_FILE, lambda f: f.write(csv_bytes))
     arrays = _view_logits_arrays(logits, labels, ok, paths, class_names, aggregate)
-    atomic_write(out / VIEW_LOGITS_FILE, lambda f: np.savez(f, **arrays))
+    atomic_write(out / VIEW_LOGITS_FILE, lambda f: _savez(f, arrays))
     figure = _confusion_figure(result, class_names)
     atomic_write(out / CONFUSION_FILE, lambda f: figure.savefig(f, format="png"))
     # metrics.json last: when it exists, the other files of this run are complete.
@@ -192,13 +193,41 @@ def _view_logits_arrays(
     return {
         "video_index": np.repeat(videos, v).astype(np.int64),
         "view_index": np.tile(np.arange(v, dtype=np.int64), videos.size),
-        "logits": logits[videos].reshape(-1, k),
+        "logits": _Rows(logits, videos),  # (videos.size * V, K), written without a copy of the whole
         "labels": labels.astype(np.int64),
         "ok": ok,
         "paths": np.array(paths, dtype=str),
         "class_names": np.array(class_names, dtype=str),
         "aggregate": np.array(aggregate),
     }
+
+
+class _Rows:
+    """``array[rows]`` flattened to 2D, produced slice by slice: at Kinetics size the logits of the
+    decoded videos are ~1 GB, which ``np.savez`` would first copy out of the (N, V, K) array."""
+
+    def __init__(self, array: np.ndarray, rows: np.ndarray) -> None:
+        self.array, self.rows = array, rows
+        self.shape = (rows.size * int(np.prod(array.shape[1:-1])), array.shape[-1])
+
+    def slices(self, rows_per_slice: int = 2048):
+        for start in range(0, self.rows.size, rows_per_slice):
+            yield np.ascontiguousarray(self.array[self.rows[start : start + rows_per_slice]])
+
+
+def _savez(file: Any, arrays: dict[str, Any]) -> None:
+    """``np.savez`` (same file format: an uncompressed zip of ``.npy``), streaming :class:`_Rows`."""
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as entry:
+                if not isinstance(array, _Rows):
+                    np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
+                    continue
+                header = {"descr": np.lib.format.dtype_to_descr(array.array.dtype), "fortran_order": False,
+                          "shape": array.shape}
+                np.lib.format.write_array_header_1_0(entry, header)
+                for part in array.slices():
+                    entry.write(part.tobytes())
 
 
 def _confusion_figure(result: EvaluationResult, class_names: list[str]) -> Any:
