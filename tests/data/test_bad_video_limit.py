@@ -53,8 +53,7 @@ def small_set(tmp_path):
 def _draw_every_item(samples, root, fraction: float) -> int:
     dataset = TrainVideoDataset(samples, root, num_frames=4, sampling_rate=2, scale_range=(32, 32), crop_size=32,
                                 flip_probability=0.0, max_failed_fraction=fraction, backend="pyav")
-    failures = sum(int(dataset[i]["num_failed"]) for i in range(len(dataset)))
-    return failures
+    return sum(int(dataset[i]["num_failed"]) for i in range(len(dataset)))
 
 
 def test_a_dataset_at_the_limit_keeps_loading(small_set, tmp_path):

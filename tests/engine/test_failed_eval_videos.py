@@ -74,14 +74,15 @@ def evaluated(source_run, tmp_path_factory):
     lists = {}
     for split, key in (("val", "val_list"), ("test", "test_list")):
         samples = [(f"source/{path}", label) for path, label in read_list(data[key])]
-        samples.insert(len(samples) // 2, (BROKEN, 0))  # a failed video mid-list, in a batch with good ones
+        broken_row = len(samples) // 2
+        samples.insert(broken_row, (BROKEN, 0))  # a failed video mid-list, in a batch with good ones
         write_list(root / f"{split}.txt", samples)
         data[key] = str(root / f"{split}.txt")
         datamodule = VideoDataModule(**data)
         datamodule.setup("validate" if split == "val" else "test")
         logits = _view_logits(module, datamodule, split)
         ok = [bool(item["ok"]) for item in datamodule.datasets[split]]
-        assert ok.count(False) == 1 and not ok[len(samples) // 2]
+        assert ok.count(False) == 1 and not ok[broken_row]
         labels = _labelled(logits, ok)
         write_list(root / f"{split}.txt", [(path, label) for (path, _), label in zip(samples, labels)])
         lists[split] = (np.stack(logits), np.array(labels), np.array(ok))
