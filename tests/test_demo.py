@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import torch
+import yaml
 
 from a2video.cli import main
 from a2video.engine.demo import SIZES
@@ -34,8 +35,17 @@ def test_tiny_demo_runs_end_to_end_and_skips_finished_stages(tmp_path, capsys):
     for stage in ("pretrain", "finetune"):
         assert (out / "configs" / f"{stage}.yaml").is_file()
 
+    # The test stage used the checkpoint that fine-tuning ranked best by validation, not last.ckpt.
+    finetune_dir = out / "runs" / "finetune_target"
+    [ranking] = [state for key, state in finetune["callbacks"].items() if key.startswith("ModelCheckpoint")]
+    tested = yaml.safe_load((finetune_dir / "test_config.yaml").read_text())["ckpt_path"]
+    assert tested == ranking["best_model_path"] and "/best-" in tested
+
     # A second run finds both stages finished and only tests again.
     last = out / "runs" / "pretrain_source" / "checkpoints" / "last.ckpt"
     before = last.stat().st_mtime_ns
     assert main(["demo", "--size", "tiny", "--out", str(out), "--workers", "0"]) == 0
     assert last.stat().st_mtime_ns == before
+    again = capsys.readouterr()
+    assert "[4/4] multi-view test" in again.out and "resuming from" not in again.err  # no fit launched
+    assert [p.name for p in (out / "runs" / "pretrain_source" / "csv").iterdir()] == ["version_0"]
