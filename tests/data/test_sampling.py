@@ -56,8 +56,8 @@ def test_short_videos_clamp_to_the_last_frame():
         random_clip_indices(0, 8, 8, np.random.default_rng(0))
 
 
-def test_uniform_clips_cover_the_video_evenly():
-    clips = uniform_clip_indices(250, 8, 8, 10)
+def test_segment_placement_centres_clips_on_segments():
+    clips = uniform_clip_indices(250, 8, 8, 10, placement="segments")
     assert clips.shape == (10, 8)
     assert np.all(np.diff(clips, axis=1) == 8)
     assert clips[0, 0] == 0 and clips[-1, -1] == 249  # first and last clip touch the ends
