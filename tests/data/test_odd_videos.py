@@ -153,3 +153,16 @@ def test_training_crops_of_rotated_videos_are_upright(odd, rotation):
             centres = ((np.arange(8) + 0.5) * 6).astype(int)
             numbers = ((clip[:, 1, centres].mean(-1) > 127) * (1 << np.arange(8))).sum(-1)
             assert np.all(np.diff(numbers) == 5) and 0 <= numbers[0] and numbers[-1] < 60
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_time_based_sampling_of_a_variable_rate_file_uses_its_timestamps(odd, backend):
+    video = odd["vfr_mkv"]  # frames shown for 100, 20, 20, 100, ... ms
+    dataset = EvalVideoDataset([(video.path.name, 0)], video.path.parent, num_frames=6, sampling_rate=5, num_clips=1,
+                               num_crops=3, short_side=48, target_fps=30, backend=backend)  # fmt: skip
+    frames = _whole_frames(dataset[0]["video"], 48, 128)[0]  # (T, H, W, C)
+    # Independently: the 30 fps grid over 0 .. 2.78 s has 84 instants; the centre clip of 6 x 5
+    # (span 26) starts at (84 - 26) // 2 = 29; each instant takes the frame shown nearest to it.
+    instants = (29 + 5 * np.arange(6)) / 30
+    nearest = [int(np.argmin(np.abs(video.timestamps - t))) for t in instants]
+    assert read_marks(frames).tolist() == video.pictures[nearest].tolist()
