@@ -45,6 +45,10 @@ class VideoDecodeError(RuntimeError):
         self.reason = reason
 
 
+class NoFramesError(VideoDecodeError):
+    """The file opens and has a video stream, but not one frame of it can be decoded."""
+
+
 @dataclass(frozen=True, eq=False)
 class VideoInfo:
     """The decoded stream as a player shows it.
@@ -64,6 +68,9 @@ class VideoInfo:
         bit_depth: Bits per luma sample.
         frame_table: Where the frame table came from: ``"index"`` (the container's sample
             index, no packet read) or ``"packets"`` (one pass over the packets).
+        truncated: The file ends before its header says: an incomplete last packet, a
+            container error, or frames ending well before the header's duration (more than
+            0.5 s and 5 %).
     """
 
     num_frames: int
@@ -78,6 +85,7 @@ class VideoInfo:
     pixel_format: str = ""
     bit_depth: int = 8
     frame_table: str = "index"
+    truncated: bool = False
 
     @property
     def variable_frame_rate(self) -> bool:
@@ -127,11 +135,11 @@ def _rotation(frame: av.VideoFrame) -> int:
     return 90 * turns
 
 
-def _packets(container, stream):
+def _packets(container, stream, problems: list[str] | None = None):
     """The stream's packets in file order, flush packets left out; a damaged container ends them.
 
     A demuxer error is where any sequential reader stops too, so the frames before it are what
-    exists.
+    exists; it is appended to ``problems``.
     """
     iterator = container.demux(stream)
     while True:
@@ -141,22 +149,26 @@ def _packets(container, stream):
             return
         except av.error.FFmpegError as error:
             log.debug("%s: reading stops at a container error: %s", container.name, _one_line(error))
+            if problems is not None:
+                problems.append(_one_line(error))
             return
         if packet.size:
             yield packet
 
 
-def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoFrame]:
-    """Frame times (ticks, sorted), where they came from, and the first decoded frame."""
+def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoFrame, bool]:
+    """Frame times (ticks, sorted), where they came from, the first decoded frame, and whether the data ends early."""
     stream.thread_type = "SLICE"
     stream.codec_context.thread_count = 1
     ticks = _ticks_from_index(stream, file_size)
     source = "index" if ticks is not None else "packets"
     packet_ticks: list[int | None] = []
     first_frames: list[av.VideoFrame] = []
-    for packet in _packets(container, stream):
+    problems: list[str] = []
+    for packet in _packets(container, stream, problems):
         if packet.is_corrupt:
-            continue  # incomplete: a truncated file's last packet
+            problems.append("incomplete packet")  # a truncated file's last packet
+            continue
         if not first_frames:
             first_frames = stream.decode(packet)
         if ticks is not None and first_frames:
@@ -166,14 +178,32 @@ def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoF
     if not first_frames:
         first_frames = stream.decode(None)  # frames held back for reordering
     if not first_frames:
-        raise VideoDecodeError(container.name, "no frame could be decoded")
+        raise NoFramesError(container.name, "no frame could be decoded")
     if ticks is None:
         if any(tick is None for tick in packet_ticks):  # no timestamps at all: times from the rate
             rate = float(stream.average_rate or stream.guessed_rate or 25)
             ticks = np.round(np.arange(len(packet_ticks)) / rate / float(stream.time_base)).astype(np.int64)
         else:
             ticks = np.sort(np.asarray(packet_ticks, dtype=np.int64))
-    return ticks, source, first_frames[0]
+    return ticks, source, first_frames[0], bool(problems)
+
+
+def _ends_early(container, stream, ticks: np.ndarray) -> bool:
+    """Whether the frames end more than 0.5 s and 5 % before the duration in the header.
+
+    Streams and containers count duration from 0 or from the start time depending on the
+    format, so the frames' end is taken from 0 (start offset included), which never makes a
+    complete file look short.
+    """
+    if stream.duration:
+        header = float(stream.duration * stream.time_base)
+    elif container.duration:
+        header = container.duration / av.time_base
+    else:
+        return False
+    interval = float(np.median(np.diff(ticks))) if ticks.size > 1 else 0.0
+    covered = float((ticks[-1] + interval) * stream.time_base)
+    return covered < header - max(0.5, 0.05 * header)
 
 
 def _frame_rate(stream, timestamps: np.ndarray) -> float:
@@ -206,7 +236,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             if not streams:
                 raise VideoDecodeError(path, "no video stream")
             stream = streams[0]
-            ticks, source, first = _scan(container, stream, file_size)
+            ticks, source, first, incomplete = _scan(container, stream, file_size)
             rotation = _rotation(first)
             stored_height, stored_width = first.height, first.width
             timestamps = (ticks - ticks[0]).astype(np.float64) * float(stream.time_base)
@@ -218,9 +248,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
                 num_frames=int(ticks.size), height=height, width=width, fps=rate, timestamps=timestamps,
                 rotation=rotation, stream_index=stream.index, num_video_streams=len(streams),
                 codec=stream.codec_context.name, pixel_format=pixel_format, bit_depth=bit_depth, frame_table=source,
+                truncated=incomplete or _ends_early(container, stream, ticks),
             )  # fmt: skip
     except VideoDecodeError as error:
-        raise VideoDecodeError(path, error.reason) from error
+        raise type(error)(path, error.reason) from error
     except Exception as error:  # PyAV raises many types for unreadable input
         raise VideoDecodeError(path, f"cannot open: {_one_line(error)}") from error
     return info
