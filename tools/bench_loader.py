@@ -15,6 +15,11 @@ the child process stubs both before importing it, see :func:`_stub_pytorchvideo_
 Usage::
 
     python tools/bench_loader.py [--videos 32] [--workers 2] [--batch-size 8] [--batches 40] [--repeats 3]
+
+Before/after a change, in the same run (the two versions alternate, so both see the same load)::
+
+    git archive <commit> a2video | tar -x -C /tmp/a2video_before
+    python tools/bench_loader.py --loaders a2video a2video@baseline --baseline /tmp/a2video_before --probe-cost
 """
 
 from __future__ import annotations
@@ -178,7 +183,7 @@ def run_pytorchvideo(folder: Path, samples, args) -> dict[str, float]:
     return _measure(_endless(lambda: loader), args.warmup, args.batches)
 
 
-LOADERS = ("a2video", "a2video+cpu-normalise", "pytorchvideo")
+LOADERS = ("a2video", "a2video+cpu-normalise", "pytorchvideo", "a2video@baseline")
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -186,9 +191,67 @@ def _child(args: argparse.Namespace) -> None:
     samples = prepare_videos(folder, args.videos)
     if args.child == "pytorchvideo":
         result = run_pytorchvideo(folder, samples, args)
-    else:
+    else:  # a2video@baseline is the same code path, imported from --baseline (see _child_command)
         result = run_a2video(folder, samples, args, normalise=args.child.endswith("normalise"))
     print(json.dumps(result))
+
+
+def _child_command(name: str, args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of one timed run; the baseline imports a2video from ``--baseline``."""
+    command = [sys.executable, __file__, "--child", name] + [
+        f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
+        if key not in ("child", "loaders", "baseline", "probe_cost")
+    ]  # fmt: skip
+    env = dict(os.environ)
+    if name == "a2video@baseline":
+        env["PYTHONPATH"] = os.pathsep.join([args.baseline] + env.get("PYTHONPATH", "").split(os.pathsep))
+    return command, env
+
+
+def _remux(source: Path, target: Path) -> None:
+    """Copies a video's packets into another container (no re-encoding)."""
+    import av
+
+    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+
+
+def probe_cost(folder: Path, count: int, baseline: str | None, rounds: int = 5) -> None:
+    """Prints the probe's cost per file: MP4 (sample index) and MKV (one pass over the packets).
+
+    The baseline's probe (header only) runs in a child process importing a2video from ``baseline``,
+    interleaved with the current one, so both see the same machine load.
+    """
+    mp4s = sorted(folder.glob("bench_*.mp4"))[:count]
+    mkvs = []
+    for path in mp4s:
+        mkv = folder / "mkv" / f"{path.stem}.mkv"
+        if not mkv.exists():
+            mkv.parent.mkdir(exist_ok=True)
+            _remux(path, mkv)
+        mkvs.append(mkv)
+    code = ("import sys, time, json; from a2video.data.decoding import probe_video; paths = sys.argv[2:]; "
+            "rounds = int(sys.argv[1]); start = time.perf_counter(); "
+            "[probe_video(p) for _ in range(rounds) for p in paths]; "
+            "print(json.dumps((time.perf_counter() - start) / (rounds * len(paths))))")  # fmt: skip
+    sets = {"mp4": [str(p) for p in mp4s], "mkv": [str(p) for p in mkvs]}
+    results: dict[str, list[float]] = {}
+    for _ in range(3):
+        for label, paths in sets.items():
+            for version in ["current"] + (["baseline"] if baseline else []):
+                env = dict(os.environ)
+                if version == "baseline":
+                    env["PYTHONPATH"] = os.pathsep.join([baseline] + env.get("PYTHONPATH", "").split(os.pathsep))
+                output = subprocess.run([sys.executable, "-c", code, str(rounds), *paths], env=env, check=True,
+                                        capture_output=True, text=True).stdout  # fmt: skip
+                results.setdefault(f"{version} {label}", []).append(json.loads(output.strip().splitlines()[-1]))
+    print(f"\nprobe_video per file ({len(mp4s)} files x {rounds} rounds, median of 3 runs):")
+    for name, seconds in results.items():
+        print(f"  {name:14s} {1000 * statistics.median(seconds):6.2f} ms")
 
 
 def main() -> None:
@@ -200,36 +263,51 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches first (worker start-up)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per loader, alternating; median reported")
     parser.add_argument("--video-dir", default=os.path.join(tempfile.gettempdir(), "a2video_bench_videos"))
+    parser.add_argument("--loaders", nargs="+", choices=LOADERS, default=list(LOADERS[:3]),
+                        help="loaders to time (a2video@baseline needs --baseline)")  # fmt: skip
+    parser.add_argument("--baseline", help="a folder holding another version's a2video package (e.g. from "
+                        "`git archive <commit> a2video | tar -x -C DIR`), timed as a2video@baseline")  # fmt: skip
+    parser.add_argument("--probe-cost", action="store_true", help="also time probe_video per file (MP4 and MKV)")
     parser.add_argument("--child", choices=LOADERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args)
         return
+    if "a2video@baseline" in args.loaders and not args.baseline:
+        parser.error("a2video@baseline needs --baseline DIR")
 
     Path(args.video_dir).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     prepare_videos(Path(args.video_dir), args.videos)
     print(f"{args.videos} videos {WIDTH}x{HEIGHT}, {SECONDS} s, {FPS} fps in {args.video_dir} "
           f"(ready in {time.perf_counter() - start:.0f} s)")  # fmt: skip
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in LOADERS}
+    loaders = list(args.loaders)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in loaders}
     for repeat in range(args.repeats):
-        for name in LOADERS:
-            command = [sys.executable, __file__, "--child", name] + [
-                f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items() if key != "child"
-            ]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        for name in loaders:
+            command, env = _child_command(name, args)
+            output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
             runs[name].append(json.loads(output.strip().splitlines()[-1]))
             print(f"  run {repeat + 1}/{args.repeats} {name:22s} {runs[name][-1]['clips_per_s']:6.1f} clips/s", flush=True)
 
     print(f"\nworkers={args.workers}, batch={args.batch_size}, {args.batches} timed batches, median of {args.repeats}")
     print("| loader | clips/s | s per batch | start-up s | batch video |\n|---|---:|---:|---:|---|")
-    median = {name: statistics.median(run["clips_per_s"] for run in runs[name]) for name in LOADERS}
-    for name in LOADERS:
+    median = {name: statistics.median(run["clips_per_s"] for run in runs[name]) for name in loaders}
+    for name in loaders:
         startup = statistics.median(run["startup_s"] for run in runs[name])
         shape = runs[name][-1]["batch"]
         print(f"| {name} | {median[name]:.1f} | {args.batch_size / median[name]:.3f} | {startup:.1f} | {shape} |")
-    print(f"\nratio a2video / pytorchvideo: {median['a2video'] / median['pytorchvideo']:.2f}x "
-          f"(with CPU normalisation: {median['a2video+cpu-normalise'] / median['pytorchvideo']:.2f}x)")  # fmt: skip
+    if "a2video" in median and "pytorchvideo" in median:
+        print(f"\nratio a2video / pytorchvideo: {median['a2video'] / median['pytorchvideo']:.2f}x")
+    if "a2video+cpu-normalise" in median and "pytorchvideo" in median:
+        print(f"ratio with CPU normalisation: {median['a2video+cpu-normalise'] / median['pytorchvideo']:.2f}x")
+    if "a2video" in median and "a2video@baseline" in median:
+        pairs = zip(runs["a2video"], runs["a2video@baseline"])
+        per_run = ", ".join(f"{now['clips_per_s'] / before['clips_per_s']:.2f}" for now, before in pairs)
+        print(f"\nratio a2video / a2video@baseline: {median['a2video'] / median['a2video@baseline']:.2f}x "
+              f"(run by run: {per_run})")  # fmt: skip
+    if args.probe_cost:
+        probe_cost(Path(args.video_dir), min(args.videos, 16), args.baseline)
 
 
 if __name__ == "__main__":
