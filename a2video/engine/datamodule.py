@@ -19,6 +19,7 @@ from torch.utils.data import default_collate
 from a2video.data.datasets import BadVideoLog, EvalVideoDataset, TrainVideoDataset, collate_train
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.loader import EpochSampler, ResumableLoader
+from a2video.data.sampling import CLIP_PLACEMENTS
 from a2video.data.transforms import normalize_video
 from a2video.errors import A2VideoError
 
@@ -158,6 +159,9 @@ class VideoDataModule(pl.LightningDataModule):
         self.short_video = short_video
         if target_fps is not None and not target_fps > 0:
             raise ValueError(f"target_fps must be > 0 or null, got {target_fps}")
+        if test_clip_placement not in CLIP_PLACEMENTS or short_video not in ("clamp", "loop"):
+            raise ValueError(f"test_clip_placement must be one of {', '.join(CLIP_PLACEMENTS)} and short_video clamp "
+                             f"or loop, got {test_clip_placement!r} and {short_video!r}")
         self.target_fps = target_fps
         self.test_clip_placement = test_clip_placement
         self.max_failed_fraction = max_failed_fraction

@@ -250,3 +250,5 @@ def test_protocol_options_reach_the_datasets(tiny_source_set):
     assert default.datasets["test"].clip_placement == "even" and default.datasets["test"].target_fps is None
     with pytest.raises(ValueError, match="target_fps"):
         make_module(tiny_source_set, target_fps=0)
+    with pytest.raises(ValueError, match="test_clip_placement must be one of even, slowfast"):
+        make_module(tiny_source_set, test_clip_placement="middle")
