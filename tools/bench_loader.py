@@ -220,12 +220,30 @@ def _remux(source: Path, target: Path) -> None:
                 out.mux(packet)
 
 
-def probe_cost(folder: Path, count: int, baseline: str | None, rounds: int = 5) -> None:
-    """Prints the probe's cost per file: MP4 (sample index) and MKV (one pass over the packets).
+def _load_decoding(package_root: str, name: str):
+    """Imports ``a2video/data/decoding.py`` of another checkout as its own module (it imports no other a2video module)."""
+    import importlib.util
 
-    The baseline's probe (header only) runs in a child process importing a2video from ``baseline``,
-    interleaved with the current one, so both see the same machine load.
+    spec = importlib.util.spec_from_file_location(name, os.path.join(package_root, "a2video", "data", "decoding.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def decode_costs(folder: Path, count: int, baseline: str | None, rounds: int = 3) -> None:
+    """Prints the probe's cost per file (MP4: sample index; MKV: one pass over the packets) and a clip's decode.
+
+    Current and baseline code run in this one process, alternating file by file (the order
+    flips every time), with one decoder thread, and are timed in CPU time of this process, which
+    other jobs on a shared machine do not inflate the way they inflate wall time; the ratio is
+    the median of the per-file ratios.
     """
+    from a2video.data import decoding as current
+
+    versions = {"current": current}
+    if baseline:
+        versions["baseline"] = _load_decoding(baseline, "baseline_decoding")
     mp4s = sorted(folder.glob("bench_*.mp4"))[:count]
     mkvs = []
     for path in mp4s:
@@ -234,24 +252,32 @@ def probe_cost(folder: Path, count: int, baseline: str | None, rounds: int = 5) 
             mkv.parent.mkdir(exist_ok=True)
             _remux(path, mkv)
         mkvs.append(mkv)
-    code = ("import sys, time, json; from a2video.data.decoding import probe_video; paths = sys.argv[2:]; "
-            "rounds = int(sys.argv[1]); start = time.perf_counter(); "
-            "[probe_video(p) for _ in range(rounds) for p in paths]; "
-            "print(json.dumps((time.perf_counter() - start) / (rounds * len(paths))))")  # fmt: skip
-    sets = {"mp4": [str(p) for p in mp4s], "mkv": [str(p) for p in mkvs]}
-    results: dict[str, list[float]] = {}
-    for _ in range(3):
-        for label, paths in sets.items():
-            for version in ["current"] + (["baseline"] if baseline else []):
-                env = dict(os.environ)
-                if version == "baseline":
-                    env["PYTHONPATH"] = os.pathsep.join([baseline] + env.get("PYTHONPATH", "").split(os.pathsep))
-                output = subprocess.run([sys.executable, "-c", code, str(rounds), *paths], env=env, check=True,
-                                        capture_output=True, text=True).stdout  # fmt: skip
-                results.setdefault(f"{version} {label}", []).append(json.loads(output.strip().splitlines()[-1]))
-    print(f"\nprobe_video per file ({len(mp4s)} files x {rounds} rounds, median of 3 runs):")
-    for name, seconds in results.items():
-        print(f"  {name:14s} {1000 * statistics.median(seconds):6.2f} ms")
+    rng = np.random.default_rng(0)
+    times: dict[str, dict[str, list[float]]] = {}
+    for round_number in range(rounds):
+        for number, (mp4, mkv) in enumerate(zip(mp4s, mkvs)):
+            order = list(versions.items())
+            if (round_number + number) % 2:
+                order.reverse()
+            start = int(rng.integers(0, FPS * SECONDS - (NUM_FRAMES - 1) * STRIDE))
+            indices = start + STRIDE * np.arange(NUM_FRAMES)
+            for name, module in order:
+                for label, path in (("probe mp4", mp4), ("probe mkv", mkv)):
+                    begin = time.process_time()
+                    info = module.probe_video(path)
+                    times.setdefault(label, {}).setdefault(name, []).append(time.process_time() - begin)
+                info = module.probe_video(mp4)
+                extra = {"info": info} if "info" in module.read_frames.__code__.co_varnames else {}
+                begin = time.process_time()
+                module.read_frames(mp4, indices, (256, 341), "decord", num_threads=1, **extra)
+                times.setdefault("clip decode", {}).setdefault(name, []).append(time.process_time() - begin)
+    print(f"\nCPU time per file / clip, one process ({len(mp4s)} files x {rounds} rounds, medians):")
+    for label, by_version in times.items():
+        line = "  ".join(f"{name} {1000 * statistics.median(values):6.2f} ms" for name, values in by_version.items())
+        if "baseline" in by_version:
+            ratios = [a / b for a, b in zip(by_version["current"], by_version["baseline"])]
+            line += f"  current/baseline {statistics.median(ratios):.2f}x"
+        print(f"  {label:12s} {line}")
 
 
 def main() -> None:
@@ -263,11 +289,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches first (worker start-up)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per loader, alternating; median reported")
     parser.add_argument("--video-dir", default=os.path.join(tempfile.gettempdir(), "a2video_bench_videos"))
-    parser.add_argument("--loaders", nargs="+", choices=LOADERS, default=list(LOADERS[:3]),
-                        help="loaders to time (a2video@baseline needs --baseline)")  # fmt: skip
+    parser.add_argument("--loaders", nargs="*", choices=LOADERS, default=list(LOADERS[:3]),
+                        help="loaders to time (a2video@baseline needs --baseline; none: only --probe-cost)")  # fmt: skip
     parser.add_argument("--baseline", help="a folder holding another version's a2video package (e.g. from "
                         "`git archive <commit> a2video | tar -x -C DIR`), timed as a2video@baseline")  # fmt: skip
-    parser.add_argument("--probe-cost", action="store_true", help="also time probe_video per file (MP4 and MKV)")
+    parser.add_argument("--probe-cost", action="store_true",
+                        help="also time probe_video per file (MP4 and MKV) and one clip's decode, in one process")
     parser.add_argument("--child", choices=LOADERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -290,6 +317,10 @@ def main() -> None:
             runs[name].append(json.loads(output.strip().splitlines()[-1]))
             print(f"  run {repeat + 1}/{args.repeats} {name:22s} {runs[name][-1]['clips_per_s']:6.1f} clips/s", flush=True)
 
+    if not loaders:
+        if args.probe_cost:
+            decode_costs(Path(args.video_dir), min(args.videos, 16), args.baseline)
+        return
     print(f"\nworkers={args.workers}, batch={args.batch_size}, {args.batches} timed batches, median of {args.repeats}")
     print("| loader | clips/s | s per batch | start-up s | batch video |\n|---|---:|---:|---:|---|")
     median = {name: statistics.median(run["clips_per_s"] for run in runs[name]) for name in loaders}
@@ -307,7 +338,7 @@ def main() -> None:
         print(f"\nratio a2video / a2video@baseline: {median['a2video'] / median['a2video@baseline']:.2f}x "
               f"(run by run: {per_run})")  # fmt: skip
     if args.probe_cost:
-        probe_cost(Path(args.video_dir), min(args.videos, 16), args.baseline)
+        decode_costs(Path(args.video_dir), min(args.videos, 16), args.baseline)
 
 
 if __name__ == "__main__":

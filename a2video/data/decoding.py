@@ -156,10 +156,32 @@ def _packets(container, stream, problems: list[str] | None = None):
             yield packet
 
 
+def _first_keyframe(stream, packet) -> list[av.VideoFrame]:
+    """Decodes one key-frame packet on its own (other frames are skipped, the reorder delay drained)."""
+    frames = stream.decode(packet) + stream.decode(None)
+    stream.codec_context.flush_buffers()  # ready for another try if an edit list hid this one
+    return frames
+
+
+def _first_frame_in_full(path: str, stream_index: int) -> list[av.VideoFrame]:
+    """The first frame a player shows, decoding every frame from the start (the slow, sure way)."""
+    with av.open(path) as container:
+        stream = container.streams[stream_index]
+        for packet in _packets(container, stream):
+            if not packet.is_corrupt and (frames := stream.decode(packet)):
+                return frames
+        return stream.decode(None)
+
+
 def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoFrame, bool]:
-    """Frame times (ticks, sorted), where they came from, the first decoded frame, and whether the data ends early."""
+    """Frame times (ticks, sorted), where they came from, the first decoded frame, and whether the data ends early.
+
+    The first frame is only needed for its size and display rotation, so only key frames are
+    decoded until one comes out (a key frame an edit list hides does not).
+    """
     stream.thread_type = "SLICE"
     stream.codec_context.thread_count = 1
+    stream.codec_context.skip_frame = "NONKEY"
     ticks = _ticks_from_index(stream, file_size)
     source = "index" if ticks is not None else "packets"
     packet_ticks: list[int | None] = []
@@ -169,14 +191,14 @@ def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoF
         if packet.is_corrupt:
             problems.append("incomplete packet")  # a truncated file's last packet
             continue
-        if not first_frames:
-            first_frames = stream.decode(packet)
+        if not first_frames and packet.is_keyframe:
+            first_frames = _first_keyframe(stream, packet)
         if ticks is not None and first_frames:
             break
         if not packet.is_discard:
             packet_ticks.append(packet.pts if packet.pts is not None else packet.dts)
     if not first_frames:
-        first_frames = stream.decode(None)  # frames held back for reordering
+        first_frames = _first_frame_in_full(container.name, stream.index)
     if not first_frames:
         raise NoFramesError(container.name, "no frame could be decoded")
     if ticks is None:
@@ -201,7 +223,7 @@ def _ends_early(container, stream, ticks: np.ndarray) -> bool:
         header = container.duration / av.time_base
     else:
         return False
-    interval = float(np.median(np.diff(ticks))) if ticks.size > 1 else 0.0
+    interval = (ticks[-1] - ticks[0]) / (ticks.size - 1) if ticks.size > 1 else 0.0
     covered = float((ticks[-1] + interval) * stream.time_base)
     return covered < header - max(0.5, 0.05 * header)
 
@@ -262,8 +284,9 @@ class _Disagreement(Exception):
 
 
 def _timestamp_tolerance(info: VideoInfo) -> float:
-    intervals = np.diff(info.timestamps)
-    return 0.001 + (0.25 * float(np.median(intervals)) if intervals.size else 0.0)
+    """A quarter of the mean frame interval (plus 1 ms of rounding): closer than any other frame."""
+    frames = info.timestamps.size
+    return 0.001 + (0.25 * float(info.timestamps[-1]) / (frames - 1) if frames > 1 else 0.0)
 
 
 def _decode_decord(
@@ -276,7 +299,8 @@ def _decode_decord(
     reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height, num_threads=num_threads)
     if len(reader) != info.num_frames:
         raise _Disagreement(f"decord counts {len(reader)} frames where a player shows {info.num_frames}")
-    times = np.asarray(reader.get_frame_timestamp(np.arange(len(reader)))[:, 0], dtype=np.float64)
+    # A list, not an array: decord converts a list about 7x faster.
+    times = np.asarray(reader.get_frame_timestamp(list(range(len(reader))))[:, 0], dtype=np.float64)
     if not np.allclose(times - times[0], info.timestamps, rtol=0, atol=_timestamp_tolerance(info)):
         raise _Disagreement("decord's frame timestamps differ from the stream's")
     unique, inverse = np.unique(indices, return_inverse=True)
