@@ -62,12 +62,15 @@ def _encode(
     time_base: Fraction | None = None,
     pix_fmt: str = "yuv420p",
     rotation: int | None = None,
+    options: dict | None = None,
     container_options: dict | None = None,
 ) -> Path:
     with av.open(str(path), "w", options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
         stream.codec_context.thread_count = 1
+        if options:
+            stream.options = options
         if time_base is not None:
             stream.time_base = stream.codec_context.time_base = time_base
         if rotation is not None:
@@ -110,6 +113,13 @@ def edit_list(folder: Path) -> OddVideo:
     """90 frames whose timestamps start at -1 s: the MP4 edit list hides the first 30."""
     path = _encode(folder / "editlist.mp4", marked_frames(90, 48, 128), pts=np.arange(90) - 30,
                    time_base=Fraction(1, 30))  # fmt: skip
+    return OddVideo(path, np.arange(30, 90), 48, 128, np.arange(60) / 30)
+
+
+def edit_list_hiding_the_key_frame(folder: Path) -> OddVideo:
+    """Like :func:`edit_list`, with a single key frame, among the hidden frames."""
+    path = _encode(folder / "editlist_one_key.mp4", marked_frames(90, 48, 128), pts=np.arange(90) - 30,
+                   time_base=Fraction(1, 30), options={"x264-params": "scenecut=0:keyint=300"})  # fmt: skip
     return OddVideo(path, np.arange(30, 90), 48, 128, np.arange(60) / 30)
 
 
@@ -202,6 +212,7 @@ def make_odd_videos(folder: Path) -> dict[str, OddVideo]:
         "vfr_mkv": variable_rate(folder, ".mkv"),
         "vfr_mp4": variable_rate(folder, ".mp4"),
         "edit_list": edit_list(folder),
+        "edit_list_one_key": edit_list_hiding_the_key_frame(folder),
         "truncated_mp4": truncated(folder, ".mp4"),
         "truncated_mkv": truncated(folder, ".mkv"),
         "two_streams": two_streams(folder),

@@ -18,7 +18,7 @@ from odd_videos import encoder_exists, make_odd_videos, marked_frames, read_mark
 
 BACKENDS = ["decord", "pyav"]
 NAMES = ["rotated90", "rotated180", "rotated270", "offset_mkv", "offset_webm", "vfr_mkv", "vfr_mp4", "edit_list",
-         "truncated_mp4", "truncated_mkv", "two_streams", "ten_bit", "mpeg4_avi"]  # fmt: skip
+         "edit_list_one_key", "truncated_mp4", "truncated_mkv", "two_streams", "ten_bit", "mpeg4_avi"]  # fmt: skip
 NAMES += ["av1_mkv"] if encoder_exists("libsvtav1") else []
 
 
@@ -69,7 +69,7 @@ def test_both_backends_return_the_same_pictures_in_any_order_and_size(odd, name)
     assert np.array_equal(read_marks(decoded["pyav"]), video.pictures[indices])
 
 
-@pytest.mark.parametrize("name", ["edit_list", "vfr_mp4", "offset_mkv", "truncated_mkv"])
+@pytest.mark.parametrize("name", ["edit_list", "edit_list_one_key", "vfr_mp4", "offset_mkv", "truncated_mkv"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_training_clip_positions_come_back_in_order(odd, name, backend):
     # The reported bug: decord returned pictures 30, 40, 50, 60, 70, 50 for frames 0, 10, ..., 50.
