@@ -58,8 +58,7 @@ class VideoInfo:
         height: Displayed height (rotation applied).
         width: Displayed width.
         fps: Average frame rate of the stream.
-        timestamps: float64 (num_frames,): presentation time of each frame in seconds,
-            from the first frame (0.0), increasing.
+        last_time: Presentation time of the last frame, in seconds from the first.
         rotation: Counter-clockwise quarter-turn rotation applied for display (0, 90, 180, 270).
         stream_index: Container index of the stream used.
         num_video_streams: Video streams in the file (attached pictures excluded).
@@ -71,13 +70,16 @@ class VideoInfo:
         truncated: The file ends before its header says: an incomplete last packet, a
             container error, or frames ending well before the header's duration (more than
             0.5 s and 5 %).
+        irregular_times: float64 (num_frames,) frame times when the intervals differ by more
+            than one tick of the stream's clock, else ``None`` (times are then regular; see
+            :attr:`timestamps`). Kept only then, because datasets cache one probe per video.
     """
 
     num_frames: int
     height: int
     width: int
     fps: float
-    timestamps: np.ndarray = field(repr=False)
+    last_time: float
     rotation: int = 0
     stream_index: int = 0
     num_video_streams: int = 1
@@ -86,6 +88,15 @@ class VideoInfo:
     bit_depth: int = 8
     frame_table: str = "index"
     truncated: bool = False
+    irregular_times: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """float64 (num_frames,): presentation time of each frame in seconds from the first (0.0), increasing."""
+        if self.irregular_times is not None:
+            return self.irregular_times
+        step = self.last_time / (self.num_frames - 1) if self.num_frames > 1 else 0.0
+        return np.arange(self.num_frames) * step
 
     @property
     def variable_frame_rate(self) -> bool:
@@ -262,15 +273,18 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             rotation = _rotation(first)
             stored_height, stored_width = first.height, first.width
             timestamps = (ticks - ticks[0]).astype(np.float64) * float(stream.time_base)
+            steps = np.diff(ticks)
+            regular = steps.size == 0 or steps.max() - steps.min() <= 1
             rate = _frame_rate(stream, timestamps)
             pixel_format = stream.codec_context.pix_fmt or ""
             bit_depth = av.VideoFormat(pixel_format).components[0].bits if pixel_format else 8
             height, width = (stored_width, stored_height) if rotation in (90, 270) else (stored_height, stored_width)
             info = VideoInfo(
-                num_frames=int(ticks.size), height=height, width=width, fps=rate, timestamps=timestamps,
+                num_frames=int(ticks.size), height=height, width=width, fps=rate, last_time=float(timestamps[-1]),
                 rotation=rotation, stream_index=stream.index, num_video_streams=len(streams),
                 codec=stream.codec_context.name, pixel_format=pixel_format, bit_depth=bit_depth, frame_table=source,
                 truncated=incomplete or _ends_early(container, stream, ticks),
+                irregular_times=None if regular else timestamps,
             )  # fmt: skip
     except VideoDecodeError as error:
         raise type(error)(path, error.reason) from error
@@ -285,8 +299,8 @@ class _Disagreement(Exception):
 
 def _timestamp_tolerance(info: VideoInfo) -> float:
     """A quarter of the mean frame interval (plus 1 ms of rounding): closer than any other frame."""
-    frames = info.timestamps.size
-    return 0.001 + (0.25 * float(info.timestamps[-1]) / (frames - 1) if frames > 1 else 0.0)
+    frames = info.num_frames
+    return 0.001 + (0.25 * info.last_time / (frames - 1) if frames > 1 else 0.0)
 
 
 def _decode_decord(
