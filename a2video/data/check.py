@@ -115,7 +115,10 @@ def check_video(path: str, *, span: int, target_fps: float | None = None) -> Vid
 
 def _check_one(job: tuple[str, int, float | None]) -> VideoCheck:
     path, span, target_fps = job
-    return check_video(path, span=span, target_fps=target_fps)
+    try:
+        return check_video(path, span=span, target_fps=target_fps)
+    except Exception as error:  # one strange file must not end a scan of thousands
+        return VideoCheck(path, "unreadable", f"unexpected {type(error).__name__}: {' '.join(str(error).split())}")
 
 
 def check_videos(paths: list[str], *, span: int, target_fps: float | None = None, workers: int = 1) -> list[VideoCheck]:
