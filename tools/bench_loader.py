@@ -287,7 +287,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--batches", type=int, default=40, help="timed batches per run")
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches first (worker start-up)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per loader, alternating; median reported")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per loader, alternating (ABBA); median reported")
     parser.add_argument("--video-dir", default=os.path.join(tempfile.gettempdir(), "a2video_bench_videos"))
     parser.add_argument("--loaders", nargs="*", choices=LOADERS, default=list(LOADERS[:3]),
                         help="loaders to time (a2video@baseline needs --baseline; none: only --probe-cost)")  # fmt: skip
@@ -311,7 +311,9 @@ def main() -> None:
     loaders = list(args.loaders)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in loaders}
     for repeat in range(args.repeats):
-        for name in loaders:
+        # Reverse the order every other repeat, so a load that rises or falls over the run
+        # does not always favour the loader that runs first.
+        for name in loaders if repeat % 2 == 0 else loaders[::-1]:
             command, env = _child_command(name, args)
             output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
             runs[name].append(json.loads(output.strip().splitlines()[-1]))
