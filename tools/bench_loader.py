@@ -15,6 +15,11 @@ the child process stubs both before importing it, see :func:`_stub_pytorchvideo_
 Usage::
 
     python tools/bench_loader.py [--videos 32] [--workers 2] [--batch-size 8] [--batches 40] [--repeats 3]
+
+Before/after a change, in the same run (the two versions alternate, so both see the same load)::
+
+    git archive <commit> a2video | tar -x -C /tmp/a2video_before
+    python tools/bench_loader.py --loaders a2video a2video@baseline --baseline /tmp/a2video_before --probe-cost
 """
 
 from __future__ import annotations
@@ -178,7 +183,7 @@ def run_pytorchvideo(folder: Path, samples, args) -> dict[str, float]:
     return _measure(_endless(lambda: loader), args.warmup, args.batches)
 
 
-LOADERS = ("a2video", "a2video+cpu-normalise", "pytorchvideo")
+LOADERS = ("a2video", "a2video+cpu-normalise", "pytorchvideo", "a2video@baseline")
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -186,9 +191,93 @@ def _child(args: argparse.Namespace) -> None:
     samples = prepare_videos(folder, args.videos)
     if args.child == "pytorchvideo":
         result = run_pytorchvideo(folder, samples, args)
-    else:
+    else:  # a2video@baseline is the same code path, imported from --baseline (see _child_command)
         result = run_a2video(folder, samples, args, normalise=args.child.endswith("normalise"))
     print(json.dumps(result))
+
+
+def _child_command(name: str, args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of one timed run; the baseline imports a2video from ``--baseline``."""
+    command = [sys.executable, __file__, "--child", name] + [
+        f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
+        if key not in ("child", "loaders", "baseline", "probe_cost")
+    ]  # fmt: skip
+    env = dict(os.environ)
+    if name == "a2video@baseline":
+        env["PYTHONPATH"] = os.pathsep.join([args.baseline] + env.get("PYTHONPATH", "").split(os.pathsep))
+    return command, env
+
+
+def _remux(source: Path, target: Path) -> None:
+    """Copies a video's packets into another container (no re-encoding)."""
+    import av
+
+    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+
+
+def _load_decoding(package_root: str, name: str):
+    """Imports ``a2video/data/decoding.py`` of another checkout as its own module (it imports no other a2video module)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(package_root, "a2video", "data", "decoding.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def decode_costs(folder: Path, count: int, baseline: str | None, rounds: int = 3) -> None:
+    """Prints the probe's cost per file (MP4: sample index; MKV: one pass over the packets) and a clip's decode.
+
+    Current and baseline code run in this one process, alternating file by file (the order
+    flips every time), with one decoder thread, and are timed in CPU time of this process, which
+    other jobs on a shared machine do not inflate the way they inflate wall time; the ratio is
+    the median of the per-file ratios.
+    """
+    from a2video.data import decoding as current
+
+    versions = {"current": current}
+    if baseline:
+        versions["baseline"] = _load_decoding(baseline, "baseline_decoding")
+    mp4s = sorted(folder.glob("bench_*.mp4"))[:count]
+    mkvs = []
+    for path in mp4s:
+        mkv = folder / "mkv" / f"{path.stem}.mkv"
+        if not mkv.exists():
+            mkv.parent.mkdir(exist_ok=True)
+            _remux(path, mkv)
+        mkvs.append(mkv)
+    rng = np.random.default_rng(0)
+    times: dict[str, dict[str, list[float]]] = {}
+    for round_number in range(rounds):
+        for number, (mp4, mkv) in enumerate(zip(mp4s, mkvs)):
+            order = list(versions.items())
+            if (round_number + number) % 2:
+                order.reverse()
+            start = int(rng.integers(0, FPS * SECONDS - (NUM_FRAMES - 1) * STRIDE))
+            indices = start + STRIDE * np.arange(NUM_FRAMES)
+            for name, module in order:
+                for label, path in (("probe mp4", mp4), ("probe mkv", mkv)):
+                    begin = time.process_time()
+                    info = module.probe_video(path)
+                    times.setdefault(label, {}).setdefault(name, []).append(time.process_time() - begin)
+                info = module.probe_video(mp4)
+                extra = {"info": info} if "info" in module.read_frames.__code__.co_varnames else {}
+                begin = time.process_time()
+                module.read_frames(mp4, indices, (256, 341), "decord", num_threads=1, **extra)
+                times.setdefault("clip decode", {}).setdefault(name, []).append(time.process_time() - begin)
+    print(f"\nCPU time per file / clip, one process ({len(mp4s)} files x {rounds} rounds, medians):")
+    for label, by_version in times.items():
+        line = "  ".join(f"{name} {1000 * statistics.median(values):6.2f} ms" for name, values in by_version.items())
+        if "baseline" in by_version:
+            ratios = [a / b for a, b in zip(by_version["current"], by_version["baseline"])]
+            line += f"  current/baseline {statistics.median(ratios):.2f}x"
+        print(f"  {label:12s} {line}")
 
 
 def main() -> None:
@@ -198,38 +287,60 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--batches", type=int, default=40, help="timed batches per run")
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches first (worker start-up)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per loader, alternating; median reported")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per loader, alternating (ABBA); median reported")
     parser.add_argument("--video-dir", default=os.path.join(tempfile.gettempdir(), "a2video_bench_videos"))
+    parser.add_argument("--loaders", nargs="*", choices=LOADERS, default=list(LOADERS[:3]),
+                        help="loaders to time (a2video@baseline needs --baseline; none: only --probe-cost)")  # fmt: skip
+    parser.add_argument("--baseline", help="a folder holding another version's a2video package (e.g. from "
+                        "`git archive <commit> a2video | tar -x -C DIR`), timed as a2video@baseline")  # fmt: skip
+    parser.add_argument("--probe-cost", action="store_true",
+                        help="also time probe_video per file (MP4 and MKV) and one clip's decode, in one process")
     parser.add_argument("--child", choices=LOADERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args)
         return
+    if "a2video@baseline" in args.loaders and not args.baseline:
+        parser.error("a2video@baseline needs --baseline DIR")
 
     Path(args.video_dir).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     prepare_videos(Path(args.video_dir), args.videos)
     print(f"{args.videos} videos {WIDTH}x{HEIGHT}, {SECONDS} s, {FPS} fps in {args.video_dir} "
           f"(ready in {time.perf_counter() - start:.0f} s)")  # fmt: skip
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in LOADERS}
+    loaders = list(args.loaders)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in loaders}
     for repeat in range(args.repeats):
-        for name in LOADERS:
-            command = [sys.executable, __file__, "--child", name] + [
-                f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items() if key != "child"
-            ]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        # Reverse the order every other repeat, so a load that rises or falls over the run
+        # does not always favour the loader that runs first.
+        for name in loaders if repeat % 2 == 0 else loaders[::-1]:
+            command, env = _child_command(name, args)
+            output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
             runs[name].append(json.loads(output.strip().splitlines()[-1]))
             print(f"  run {repeat + 1}/{args.repeats} {name:22s} {runs[name][-1]['clips_per_s']:6.1f} clips/s", flush=True)
 
+    if not loaders:
+        if args.probe_cost:
+            decode_costs(Path(args.video_dir), min(args.videos, 16), args.baseline)
+        return
     print(f"\nworkers={args.workers}, batch={args.batch_size}, {args.batches} timed batches, median of {args.repeats}")
     print("| loader | clips/s | s per batch | start-up s | batch video |\n|---|---:|---:|---:|---|")
-    median = {name: statistics.median(run["clips_per_s"] for run in runs[name]) for name in LOADERS}
-    for name in LOADERS:
+    median = {name: statistics.median(run["clips_per_s"] for run in runs[name]) for name in loaders}
+    for name in loaders:
         startup = statistics.median(run["startup_s"] for run in runs[name])
         shape = runs[name][-1]["batch"]
         print(f"| {name} | {median[name]:.1f} | {args.batch_size / median[name]:.3f} | {startup:.1f} | {shape} |")
-    print(f"\nratio a2video / pytorchvideo: {median['a2video'] / median['pytorchvideo']:.2f}x "
-          f"(with CPU normalisation: {median['a2video+cpu-normalise'] / median['pytorchvideo']:.2f}x)")  # fmt: skip
+    if "a2video" in median and "pytorchvideo" in median:
+        print(f"\nratio a2video / pytorchvideo: {median['a2video'] / median['pytorchvideo']:.2f}x")
+    if "a2video+cpu-normalise" in median and "pytorchvideo" in median:
+        print(f"ratio with CPU normalisation: {median['a2video+cpu-normalise'] / median['pytorchvideo']:.2f}x")
+    if "a2video" in median and "a2video@baseline" in median:
+        pairs = zip(runs["a2video"], runs["a2video@baseline"])
+        per_run = ", ".join(f"{now['clips_per_s'] / before['clips_per_s']:.2f}" for now, before in pairs)
+        print(f"\nratio a2video / a2video@baseline: {median['a2video'] / median['a2video@baseline']:.2f}x "
+              f"(run by run: {per_run})")  # fmt: skip
+    if args.probe_cost:
+        decode_costs(Path(args.video_dir), min(args.videos, 16), args.baseline)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,14 @@ Modules, in the order data flows through them:
 - ``decoding``: read those frames (decord, PyAV fallback) as uint8 (T, H, W, C).
 - ``transforms``: crops/flips to uint8 (C, T, H, W); normalisation on the device.
 - ``datasets``: training and multi-view evaluation datasets, bad-video handling.
+- ``check``: the ``a2video check`` scan for unreadable, empty, too-short and odd videos.
 - ``synthetic`` (with ``encoding``): a motion-only synthetic dataset.
 - ``commands``: the ``a2video lists`` and ``a2video synth`` subcommands.
 """
 
 from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset, collate_train
 from a2video.data.loader import EpochSampler, ResumableLoader
-from a2video.data.decoding import VideoDecodeError, probe_video, read_frames
+from a2video.data.decoding import NoFramesError, VideoDecodeError, VideoInfo, probe_video, read_frames
 from a2video.data.encoding import write_video
 from a2video.data.lists import ListFileError, read_classes, read_list, write_classes, write_list
 from a2video.data.synthetic import SyntheticSet, make_synthetic_set
@@ -27,7 +28,9 @@ __all__ = [
     "ResumableLoader",
     "SyntheticSet",
     "TrainVideoDataset",
+    "NoFramesError",
     "VideoDecodeError",
+    "VideoInfo",
     "collate_train",
     "make_synthetic_set",
     "normalize_video",

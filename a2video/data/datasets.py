@@ -27,7 +27,13 @@ from torch.utils.data import Dataset
 
 from a2video.data.decoding import Backend, VideoDecodeError, VideoInfo, probe_video, read_frames
 from a2video.data.lists import Sample
-from a2video.data.sampling import ShortVideoMode, random_clip_indices, uniform_clip_indices
+from a2video.data.sampling import (
+    ClipPlacement,
+    ShortVideoMode,
+    random_clip_indices,
+    resample_to_fps,
+    uniform_clip_indices,
+)
 from a2video.data.transforms import EvalClipTransform, TrainClipTransform, short_side_size
 from a2video.errors import A2VideoError
 
@@ -92,6 +98,12 @@ class _ListDataset(Dataset):
             self._probes[path] = probe_video(path)
         return self._probes[path]
 
+    def _timeline(self, info: VideoInfo) -> np.ndarray:
+        """Frame numbers the samplers count: every frame, or the frames nearest a ``target_fps`` grid."""
+        if self.target_fps is None:
+            return np.arange(info.num_frames)
+        return resample_to_fps(info.timestamps, self.target_fps)
+
 
 class TrainVideoDataset(_ListDataset):
     """Random training clips; unreadable videos are replaced by other random videos.
@@ -105,7 +117,9 @@ class TrainVideoDataset(_ListDataset):
         crop_size: Square crop side.
         flip_probability: Chance of a horizontal flip (0 for classes defined by left/right direction).
         backend: Decoder (``"decord"`` falls back to PyAV per file).
-        short_video: ``"loop"`` or ``"clamp"`` for videos shorter than the clip.
+        short_video: ``"clamp"`` (repeat the last frame) or ``"loop"`` for videos shorter than the clip.
+        target_fps: Sample clips on a timeline at this rate (``sampling_rate`` counts its frames),
+            from the stream's timestamps; ``None`` counts the file's own frames.
         max_failed_fraction: Largest tolerated fraction of undecodable videos (this
             process's view; the DataModule also checks the total over all workers).
         seed: Seed for items requested by plain integer index.
@@ -123,7 +137,8 @@ class TrainVideoDataset(_ListDataset):
         crop_size: int = 224,
         flip_probability: float = 0.5,
         backend: Backend = "decord",
-        short_video: ShortVideoMode = "loop",
+        short_video: ShortVideoMode = "clamp",
+        target_fps: float | None = None,
         max_failed_fraction: float = 0.05,
         seed: int = 0,
         decode_threads: int = 1,
@@ -134,6 +149,7 @@ class TrainVideoDataset(_ListDataset):
         self.transform = TrainClipTransform(scale_range, crop_size, flip_probability)
         self.backend = backend
         self.short_video = short_video
+        self.target_fps = target_fps
         self.seed = seed
         self.decode_threads = decode_threads
         self.bad_videos = BadVideoLog(len(self.samples), max_failed_fraction)
@@ -171,11 +187,12 @@ class TrainVideoDataset(_ListDataset):
 
     def _load_clip(self, path: str, rng: np.random.Generator) -> torch.Tensor:
         info = self._probe(path)
-        indices = random_clip_indices(info.num_frames, self.num_frames, self.sampling_rate, rng, self.short_video)
+        timeline = self._timeline(info)
+        clip = random_clip_indices(timeline.size, self.num_frames, self.sampling_rate, rng, self.short_video)
         short_side = self.transform.sample_short_side(rng)
         size = short_side_size(info.height, info.width, short_side)
-        frames = read_frames(path, indices, size, self.backend, num_threads=self.decode_threads)  # (T, H, W, C)
-        return self.transform(torch.from_numpy(frames), short_side, rng)
+        frames = read_frames(path, timeline[clip], size, self.backend, num_threads=self.decode_threads, info=info)
+        return self.transform(torch.from_numpy(frames), short_side, rng)  # frames: (T, H, W, C)
 
     def _draw_readable_index(self, rng: np.random.Generator) -> int:
         # Only called after a failure, so a linear scan is cheap enough.
@@ -201,12 +218,14 @@ class EvalVideoDataset(_ListDataset):
         video_root: Folder the paths are relative to.
         num_frames: Frames per clip (T).
         sampling_rate: Stride between clip frames.
-        num_clips: Clips spread uniformly over the video.
+        num_clips: Clips spread over the video.
+        clip_placement: Where the clips start (:func:`a2video.data.sampling.clip_starts`).
         num_crops: Spatial crops per clip (1 or 3).
         short_side: Short side after resizing.
         crop_size: Crop side; defaults to ``short_side``.
         backend: Decoder (``"decord"`` falls back to PyAV per file).
-        short_video: ``"loop"`` or ``"clamp"`` for videos shorter than a clip.
+        short_video: ``"clamp"`` (repeat the last frame) or ``"loop"`` for videos shorter than a clip.
+        target_fps: Sample on a timeline at this rate (see :class:`TrainVideoDataset`).
         decode_threads: Decoder threads per item.
     """
 
@@ -218,20 +237,24 @@ class EvalVideoDataset(_ListDataset):
         num_frames: int = 8,
         sampling_rate: int = 8,
         num_clips: int = 10,
+        clip_placement: ClipPlacement = "even",
         num_crops: int = 3,
         short_side: int = 256,
         crop_size: int | None = None,
         backend: Backend = "decord",
-        short_video: ShortVideoMode = "loop",
+        short_video: ShortVideoMode = "clamp",
+        target_fps: float | None = None,
         decode_threads: int = 1,
     ) -> None:
         super().__init__(samples, video_root)
         self.num_frames = num_frames
         self.sampling_rate = sampling_rate
         self.num_clips = num_clips
+        self.clip_placement = clip_placement
         self.transform = EvalClipTransform(short_side, crop_size or short_side, num_crops)
         self.backend = backend
         self.short_video = short_video
+        self.target_fps = target_fps
         self.decode_threads = decode_threads
 
     @property
@@ -257,9 +280,10 @@ class EvalVideoDataset(_ListDataset):
 
     def _load_views(self, path: str) -> torch.Tensor:
         info = self._probe(path)
-        indices = uniform_clip_indices(
-            info.num_frames, self.num_frames, self.sampling_rate, self.num_clips, self.short_video
+        timeline = self._timeline(info)
+        clips = uniform_clip_indices(
+            timeline.size, self.num_frames, self.sampling_rate, self.num_clips, self.short_video, self.clip_placement
         )  # (K, T)
         size = short_side_size(info.height, info.width, self.transform.short_side)
-        frames = read_frames(path, indices, size, self.backend, num_threads=self.decode_threads)  # (K, T, H, W, C)
-        return self.transform(torch.from_numpy(frames))
+        frames = read_frames(path, timeline[clips], size, self.backend, num_threads=self.decode_threads, info=info)
+        return self.transform(torch.from_numpy(frames))  # frames: (K, T, H, W, C)

@@ -1,23 +1,36 @@
-"""Reading selected frames of a video file as uint8 RGB arrays.
+"""Reading selected frames of a video file as uint8 RGB arrays, as a player shows them.
 
-Two backends: decord (default: seeks, decodes only up to the frames asked for,
-and resizes inside the decoder) and PyAV (selectable, and the fallback for files
-decord cannot read). Both return uint8 arrays (T, H, W, 3); normalisation happens
-later, on the device.
+What "frame k" means, for every backend (docs/DESIGN.md, "Decoding"):
 
-The header is read first with PyAV (:func:`probe_video`, no decoding), so the
-caller knows the frame count and size before choosing frames and output size.
+- **One stream**: the first video stream that is not an attached picture (cover art). Header,
+  timestamps and decoding all use it.
+- **Frame k** is the k-th frame a player shows, in presentation order: frames an MP4 edit
+  list hides are not counted, and a file's start offset does not matter.
+- **Orientation**: the display rotation (phone video) is applied; sizes are displayed sizes.
+- **Frames that exist**: a frame counts only if its packet is complete in the file, so a
+  truncated file has fewer frames. Asking for a frame that does not exist, or one the decoder
+  rejects, raises :class:`VideoDecodeError`; nothing is ever padded with a repeated frame.
+
+:func:`probe_video` reads the frame table once per file (the MP4 sample index when it is
+complete and regular, otherwise one pass over the packets without decoding) and decodes the
+first frame (its display rotation is only known from a decoded frame). :func:`read_frames`
+then decodes with decord (default: seeks, resizes inside the decoder) when decord's view of
+the file agrees with the probe's (same frame count and timestamps, one video stream, the
+expected output size), and with PyAV otherwise, or when asked to.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import av
 import decord
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 Backend = Literal["decord", "pyav"]
 BACKENDS: tuple[str, ...] = ("decord", "pyav")
@@ -32,14 +45,66 @@ class VideoDecodeError(RuntimeError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+class NoFramesError(VideoDecodeError):
+    """The file opens and has a video stream, but not one frame of it can be decoded."""
+
+
+@dataclass(frozen=True, eq=False)
 class VideoInfo:
-    """What the container header says about the first video stream."""
+    """The decoded stream as a player shows it.
+
+    Attributes:
+        num_frames: Frames that exist (complete packets, edit lists applied).
+        height: Displayed height (rotation applied).
+        width: Displayed width.
+        fps: Average frame rate of the stream.
+        last_time: Presentation time of the last frame, in seconds from the first.
+        rotation: Counter-clockwise quarter-turn rotation applied for display (0, 90, 180, 270).
+        stream_index: Container index of the stream used.
+        num_video_streams: Video streams in the file (attached pictures excluded).
+        codec: Decoder name (``h264``, ``vp9``, ...).
+        pixel_format: Stored pixel format (``yuv420p``, ``yuv420p10le``, ...).
+        bit_depth: Bits per luma sample.
+        frame_table: Where the frame table came from: ``"index"`` (the container's sample
+            index, no packet read) or ``"packets"`` (one pass over the packets).
+        truncated: The file ends before its header says: an incomplete last packet, a
+            container error, or frames ending well before the header's duration (more than
+            0.5 s and 5 %).
+        irregular_times: float64 (num_frames,) frame times when the intervals differ by more
+            than one tick of the stream's clock, else ``None`` (times are then regular; see
+            :attr:`timestamps`). Kept only then, because datasets cache one probe per video.
+    """
 
     num_frames: int
     height: int
     width: int
     fps: float
+    last_time: float
+    rotation: int = 0
+    stream_index: int = 0
+    num_video_streams: int = 1
+    codec: str = ""
+    pixel_format: str = ""
+    bit_depth: int = 8
+    frame_table: str = "index"
+    truncated: bool = False
+    irregular_times: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """float64 (num_frames,): presentation time of each frame in seconds from the first (0.0), increasing."""
+        if self.irregular_times is not None:
+            return self.irregular_times
+        step = self.last_time / (self.num_frames - 1) if self.num_frames > 1 else 0.0
+        return np.arange(self.num_frames) * step
+
+    @property
+    def variable_frame_rate(self) -> bool:
+        """Whether frame intervals differ by more than 10 % (or 2 ms) of the typical one."""
+        intervals = np.diff(self.timestamps)
+        if intervals.size < 2:
+            return False
+        return float(intervals.max() - intervals.min()) > max(0.002, 0.1 * float(np.median(intervals)))
 
 
 def _one_line(error: BaseException) -> str:
@@ -47,74 +112,263 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Reads frame count, size and frame rate from the header, without decoding.
+def _video_streams(container: av.container.InputContainer) -> list:
+    """Video streams in container order, cover art (attached pictures) left out."""
+    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
-    When the container does not store a frame count, it is estimated from the
-    duration; decoders clamp requests past the real end, so an estimate is safe.
+
+def _ticks_from_index(stream, file_size: int) -> np.ndarray | None:
+    """Frame times (stream ticks) from the container's sample index, or None if it cannot be trusted.
+
+    MP4/MOV and AVI index every sample with its decode time; for a regular (constant-rate)
+    stream the sorted decode times are the presentation times up to a constant, which is all
+    relative timestamps need. Variable-rate or truncated files need the packets themselves.
+    """
+    entries = stream.index_entries
+    if stream.frames <= 0 or len(entries) != stream.frames:
+        return None
+    # Entry fields must be read while the container is open.
+    kept, outside = [], False
+    for entry in entries:
+        outside |= entry.pos + entry.size > file_size
+        if not entry.is_discard:
+            kept.append(entry.timestamp)
+    ticks = np.sort(np.asarray(kept, dtype=np.int64))
+    steps = np.diff(ticks)
+    if outside or ticks.size == 0 or (steps.size and steps.max() - steps.min() > 1):
+        return None
+    return ticks
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    """Counter-clockwise display rotation of a decoded frame, as a multiple of 90 degrees."""
+    turns = round((frame.rotation or 0) / 90) % 4
+    return 90 * turns
+
+
+def _packets(container, stream, problems: list[str] | None = None):
+    """The stream's packets in file order, flush packets left out; a damaged container ends them.
+
+    A demuxer error is where any sequential reader stops too, so the frames before it are what
+    exists; it is appended to ``problems``.
+    """
+    iterator = container.demux(stream)
+    while True:
+        try:
+            packet = next(iterator)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as error:
+            log.debug("%s: reading stops at a container error: %s", container.name, _one_line(error))
+            if problems is not None:
+                problems.append(_one_line(error))
+            return
+        if packet.size:
+            yield packet
+
+
+def _first_keyframe(stream, packet) -> list[av.VideoFrame]:
+    """Decodes one key-frame packet on its own (other frames are skipped, the reorder delay drained)."""
+    frames = stream.decode(packet) + stream.decode(None)
+    stream.codec_context.flush_buffers()  # ready for another try if an edit list hid this one
+    return frames
+
+
+def _first_frame_in_full(path: str, stream_index: int) -> list[av.VideoFrame]:
+    """The first frame a player shows, decoding every frame from the start (the slow, sure way)."""
+    with av.open(path) as container:
+        stream = container.streams[stream_index]
+        for packet in _packets(container, stream):
+            if not packet.is_corrupt and (frames := stream.decode(packet)):
+                return frames
+        return stream.decode(None)
+
+
+def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoFrame, bool]:
+    """Frame times (ticks, sorted), where they came from, the first decoded frame, and whether the data ends early.
+
+    The first frame is only needed for its size and display rotation, so only key frames are
+    decoded until one comes out (a key frame an edit list hides does not).
+    """
+    stream.thread_type = "SLICE"
+    stream.codec_context.thread_count = 1
+    stream.codec_context.skip_frame = "NONKEY"
+    ticks = _ticks_from_index(stream, file_size)
+    source = "index" if ticks is not None else "packets"
+    packet_ticks: list[int | None] = []
+    first_frames: list[av.VideoFrame] = []
+    problems: list[str] = []
+    for packet in _packets(container, stream, problems):
+        if packet.is_corrupt:
+            problems.append("incomplete packet")  # a truncated file's last packet
+            continue
+        if not first_frames and packet.is_keyframe:
+            first_frames = _first_keyframe(stream, packet)
+        if ticks is not None and first_frames:
+            break
+        if not packet.is_discard:
+            packet_ticks.append(packet.pts if packet.pts is not None else packet.dts)
+    if not first_frames:
+        first_frames = _first_frame_in_full(container.name, stream.index)
+    if not first_frames:
+        raise NoFramesError(container.name, "no frame could be decoded")
+    if ticks is None:
+        if any(tick is None for tick in packet_ticks):  # no timestamps at all: times from the rate
+            rate = float(stream.average_rate or stream.guessed_rate or 25)
+            ticks = np.round(np.arange(len(packet_ticks)) / rate / float(stream.time_base)).astype(np.int64)
+        else:
+            ticks = np.sort(np.asarray(packet_ticks, dtype=np.int64))
+    return ticks, source, first_frames[0], bool(problems)
+
+
+def _ends_early(container, stream, ticks: np.ndarray) -> bool:
+    """Whether the frames end more than 0.5 s and 5 % before the duration in the header.
+
+    Streams and containers count duration from 0 or from the start time depending on the
+    format, so the frames' end is taken from 0 (start offset included), which never makes a
+    complete file look short.
+    """
+    if stream.duration:
+        header = float(stream.duration * stream.time_base)
+    elif container.duration:
+        header = container.duration / av.time_base
+    else:
+        return False
+    interval = (ticks[-1] - ticks[0]) / (ticks.size - 1) if ticks.size > 1 else 0.0
+    covered = float((ticks[-1] + interval) * stream.time_base)
+    return covered < header - max(0.5, 0.05 * header)
+
+
+def _frame_rate(stream, timestamps: np.ndarray) -> float:
+    """The header's average rate when the timestamps agree with it (within 1 %), else the timestamps' own."""
+    header = float(stream.average_rate or 0)
+    if timestamps.size < 2 or timestamps[-1] <= 0:
+        return header
+    measured = (timestamps.size - 1) / float(timestamps[-1])
+    return header if abs(header - measured) <= 0.01 * measured else measured
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Reads the frame table, displayed size and rotation of the video stream.
+
+    Cost: opening the file, the container's sample index (MP4/MOV/AVI with a regular frame
+    rate) or one pass over the packets without decoding them (MKV, WebM, variable rate,
+    truncated files), and decoding the first frame. Measured figures are in docs/PERFORMANCE.md.
 
     Raises:
-        VideoDecodeError: If the file is missing, not a video, or has no frames.
+        VideoDecodeError: If the file is missing, not a video, or has no decodable frame.
     """
     if not os.path.isfile(path):
         raise VideoDecodeError(path, "file not found")
-    if os.path.getsize(path) == 0:
+    file_size = os.path.getsize(path)
+    if file_size == 0:
         raise VideoDecodeError(path, "empty file (0 bytes)")
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
+            streams = _video_streams(container)
+            if not streams:
                 raise VideoDecodeError(path, "no video stream")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.base_rate or 0)
-            num_frames = stream.frames
-            if num_frames <= 0 and stream.duration and stream.time_base and fps:
-                num_frames = int(round(float(stream.duration * stream.time_base) * fps))
-            if num_frames <= 0 and container.duration and fps:
-                num_frames = int(round(container.duration / av.time_base * fps))
-            info = VideoInfo(num_frames, stream.codec_context.height, stream.codec_context.width, fps)
-    except VideoDecodeError:
-        raise
+            stream = streams[0]
+            ticks, source, first, incomplete = _scan(container, stream, file_size)
+            rotation = _rotation(first)
+            stored_height, stored_width = first.height, first.width
+            timestamps = (ticks - ticks[0]).astype(np.float64) * float(stream.time_base)
+            steps = np.diff(ticks)
+            regular = steps.size == 0 or steps.max() - steps.min() <= 1
+            rate = _frame_rate(stream, timestamps)
+            pixel_format = stream.codec_context.pix_fmt or ""
+            bit_depth = av.VideoFormat(pixel_format).components[0].bits if pixel_format else 8
+            height, width = (stored_width, stored_height) if rotation in (90, 270) else (stored_height, stored_width)
+            info = VideoInfo(
+                num_frames=int(ticks.size), height=height, width=width, fps=rate, last_time=float(timestamps[-1]),
+                rotation=rotation, stream_index=stream.index, num_video_streams=len(streams),
+                codec=stream.codec_context.name, pixel_format=pixel_format, bit_depth=bit_depth, frame_table=source,
+                truncated=incomplete or _ends_early(container, stream, ticks),
+                irregular_times=None if regular else timestamps,
+            )  # fmt: skip
+    except VideoDecodeError as error:
+        raise type(error)(path, error.reason) from error
     except Exception as error:  # PyAV raises many types for unreadable input
         raise VideoDecodeError(path, f"cannot open: {_one_line(error)}") from error
-    if info.num_frames <= 0 or info.height <= 0 or info.width <= 0:
-        raise VideoDecodeError(path, f"no decodable frames (header: {info})")
     return info
 
 
-def _decode_decord(path: str, indices: np.ndarray, size: tuple[int, int] | None, num_threads: int) -> np.ndarray:
-    height, width = size if size is not None else (-1, -1)
+class _Disagreement(Exception):
+    """decord's view of the file differs from the probe's; PyAV decodes it instead."""
+
+
+def _timestamp_tolerance(info: VideoInfo) -> float:
+    """A quarter of the mean frame interval (plus 1 ms of rounding): closer than any other frame."""
+    frames = info.num_frames
+    return 0.001 + (0.25 * info.last_time / (frames - 1) if frames > 1 else 0.0)
+
+
+def _decode_decord(
+    path: str, indices: np.ndarray, size: tuple[int, int] | None, num_threads: int, info: VideoInfo
+) -> np.ndarray:
+    if info.num_video_streams > 1:
+        raise _Disagreement(f"{info.num_video_streams} video streams, and decord cannot be told which to decode")
+    height, width = size if size is not None else (info.height, info.width)
+    # decord applies the display rotation itself and takes the displayed output size.
     reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height, num_threads=num_threads)
-    # The header's count (used for sampling) and decord's may differ by a few frames.
-    indices = np.minimum(indices, len(reader) - 1)
+    if len(reader) != info.num_frames:
+        raise _Disagreement(f"decord counts {len(reader)} frames where a player shows {info.num_frames}")
+    # A list, not an array: decord converts a list about 7x faster.
+    times = np.asarray(reader.get_frame_timestamp(list(range(len(reader))))[:, 0], dtype=np.float64)
+    if not np.allclose(times - times[0], info.timestamps, rtol=0, atol=_timestamp_tolerance(info)):
+        raise _Disagreement("decord's frame timestamps differ from the stream's")
     unique, inverse = np.unique(indices, return_inverse=True)
     batch = reader.get_batch(unique.tolist())
     # decord's global bridge may be set to torch elsewhere; accept both.
     frames = batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)
+    if frames.shape != (unique.size, height, width, 3):
+        raise _Disagreement(f"decord returned frames of shape {frames.shape[1:]}, not {(height, width, 3)}")
     return frames[inverse]
 
 
-def _decode_pyav(path: str, indices: np.ndarray, size: tuple[int, int] | None, num_threads: int) -> np.ndarray:
-    height, width = size if size is not None else (None, None)
+def _displayed(frame: av.VideoFrame, height: int, width: int, rotation: int) -> np.ndarray:
+    """(height, width, 3) RGB of a decoded frame, resized in its stored orientation, then rotated."""
+    turns = rotation // 90
+    stored_height, stored_width = (width, height) if turns % 2 else (height, width)
+    array = frame.to_ndarray(format="rgb24", width=stored_width, height=stored_height)
+    return np.ascontiguousarray(np.rot90(array, k=turns)) if turns else array
+
+
+def _decode_pyav(
+    path: str, indices: np.ndarray, size: tuple[int, int] | None, num_threads: int, info: VideoInfo
+) -> np.ndarray:
+    height, width = size if size is not None else (info.height, info.width)
     wanted = set(indices.tolist())
     last_wanted = max(wanted)
     decoded: dict[int, np.ndarray] = {}
-    last_number, last_frame = -1, None
+    number = 0
+
+    def take(frames: list[av.VideoFrame]) -> None:
+        nonlocal number
+        for frame in frames:  # presentation order; frames an edit list hides never come out
+            if number in wanted:
+                decoded[number] = _displayed(frame, height, width, info.rotation)
+            number += 1
+
     with av.open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream = container.streams[info.stream_index]
+        # Slice threads only: with frame threads, whether a damaged packet raised or was skipped
+        # depended on the thread count; this way a read has one outcome.
+        stream.thread_type = "SLICE"
         stream.codec_context.thread_count = num_threads
-        # Decoding from the start counts frames exactly, whatever the timestamps say.
-        for last_number, last_frame in enumerate(container.decode(stream)):
-            if last_number in wanted:
-                decoded[last_number] = last_frame.to_ndarray(format="rgb24", width=width, height=height)
-            if last_number >= last_wanted:
+        for packet in _packets(container, stream):
+            if not packet.is_corrupt:  # an incomplete packet (truncated file) is not counted by the probe
+                take(stream.decode(packet))
+            if number > last_wanted:
                 break
-        if last_frame is None:
-            raise VideoDecodeError(path, "no frame could be decoded")
-        if last_number not in decoded:
-            # The stream ended before some wanted frames (the header over-counted).
-            decoded[last_number] = last_frame.to_ndarray(format="rgb24", width=width, height=height)
-    return np.stack([decoded[number] for number in np.minimum(indices, last_number).tolist()])
+        else:
+            take(stream.decode(None))  # frames held back for reordering
+    missing = sorted(wanted - decoded.keys())
+    if missing:
+        raise VideoDecodeError(
+            path, f"frame {missing[0]} does not exist: {number} of the {info.num_frames} frames could be decoded"
+        )
+    return np.stack([decoded[i] for i in indices.tolist()])
 
 
 def read_frames(
@@ -124,42 +378,51 @@ def read_frames(
     backend: Backend = "decord",
     fallback: bool = True,
     num_threads: int = 0,
+    *,
+    info: VideoInfo | None = None,
 ) -> np.ndarray:
-    """Decodes the frames at ``indices`` (any order, repeats allowed).
+    """Decodes the frames at ``indices`` (any order, repeats allowed), as a player shows them.
 
     Args:
         path: Video file.
-        indices: int array of frame numbers, any shape; past-the-end values are
-            clamped to the last frame.
-        size: (height, width) to resize to inside the decoder; ``None`` keeps the
-            original size.
+        indices: int array of frame numbers in ``[0, info.num_frames)``, any shape.
+        size: Displayed (height, width) to resize to inside the decoder; ``None`` keeps the
+            displayed size.
         backend: ``"decord"`` or ``"pyav"``.
-        fallback: With decord, retry with PyAV when decord fails.
-        num_threads: Decoder threads (0 = the library's choice). Use 1 inside
-            DataLoader workers so workers do not compete for cores.
+        fallback: With decord, decode with PyAV when decord fails or disagrees with the probe.
+        num_threads: Decoder threads (0 = the library's choice). Use 1 inside DataLoader
+            workers so workers do not compete for cores. PyAV uses them for slices only.
+        info: The file's :func:`probe_video` result, if the caller has it (saves a probe).
 
     Returns:
         uint8 array ``indices.shape + (H, W, 3)``, RGB.
 
     Raises:
-        VideoDecodeError: If no backend could decode the video.
+        VideoDecodeError: If a frame asked for does not exist or no backend could decode it.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     indices = np.asarray(indices, dtype=np.int64)
     if indices.size == 0 or indices.min() < 0:
         raise ValueError(f"frame indices must be a non-empty set of non-negative numbers, got {indices}")
+    info = probe_video(path) if info is None else info
     flat = indices.reshape(-1)
+    if flat.max() >= info.num_frames:
+        raise VideoDecodeError(path, f"frame {flat.max()} does not exist: the video has {info.num_frames} frames")
     attempts = [backend] + (["pyav"] if backend == "decord" and fallback else [])
     reasons = []
     for name in attempts:
         decode = _decode_decord if name == "decord" else _decode_pyav
         try:
-            frames = decode(str(path), flat, size, num_threads)
+            frames = decode(str(path), flat, size, num_threads, info)
         except VideoDecodeError as error:
             reasons.append(f"{name}: {error.reason}")
+        except _Disagreement as error:
+            reasons.append(f"{name}: {error}")
         except Exception as error:  # decord raises RuntimeError/DECORDError, PyAV many types
             reasons.append(f"{name}: {_one_line(error)}")
         else:
+            if reasons:
+                log.debug("%s: decoded with %s after %s", path, name, "; ".join(reasons))
             return frames.reshape(indices.shape + frames.shape[1:])
     raise VideoDecodeError(path, "; ".join(reasons))

@@ -19,6 +19,7 @@ from torch.utils.data import default_collate
 from a2video.data.datasets import BadVideoLog, EvalVideoDataset, TrainVideoDataset, collate_train
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.loader import EpochSampler, ResumableLoader
+from a2video.data.sampling import CLIP_PLACEMENTS
 from a2video.data.transforms import normalize_video
 from a2video.errors import A2VideoError, ConfigError
 
@@ -78,6 +79,9 @@ class VideoDataModule(pl.LightningDataModule):
         test_short_side: Short side for validation and test views.
         test_crop_size: Crop side for validation and test views; default ``test_short_side``.
         test_clips: Clips per video at test time.
+        test_clip_placement: Where the test (and validation) clips start: ``even`` (first clip on
+            the first frame, last one ending on the last), ``slowfast``, ``pytorchvideo`` or
+            ``segments`` (formulas in :mod:`a2video.data.sampling`).
         test_crops: Crops per clip at test time (1 or 3).
         val_clips: Clips per video during validation (1 keeps validation fast).
         val_crops: Crops per clip during validation (1 or 3).
@@ -85,7 +89,11 @@ class VideoDataModule(pl.LightningDataModule):
         eval_batch_size: Videos per validation/test batch (each with all its views).
         num_workers: DataLoader worker processes.
         backend: Video decoder; decord falls back to PyAV for files it cannot read.
-        short_video: How clips of videos shorter than the clip span are filled.
+        short_video: How clips of videos shorter than the clip span are filled: ``clamp``
+            repeats the last frame (PySlowFast), ``loop`` plays the video again from the start.
+        target_fps: Sample clips on a timeline at this frame rate, from each stream's own
+            timestamps (``sampling_rate`` then counts frames at this rate; PySlowFast uses 30);
+            ``None`` steps over the file's own frames.
         max_failed_fraction: Training stops when more than this fraction of the
             training videos cannot be decoded.
         seed: Seed of the training order and augmentation (with the epoch number).
@@ -108,6 +116,7 @@ class VideoDataModule(pl.LightningDataModule):
         test_short_side: int = 256,
         test_crop_size: int | None = None,
         test_clips: int = 10,
+        test_clip_placement: Literal["even", "slowfast", "pytorchvideo", "segments"] = "even",
         test_crops: int = 3,
         val_clips: int = 1,
         val_crops: int = 1,
@@ -115,7 +124,8 @@ class VideoDataModule(pl.LightningDataModule):
         eval_batch_size: int = 1,
         num_workers: int = 4,
         backend: Literal["decord", "pyav"] = "decord",
-        short_video: Literal["loop", "clamp"] = "loop",
+        short_video: Literal["clamp", "loop"] = "clamp",
+        target_fps: float | None = None,
         max_failed_fraction: float = 0.05,
         seed: int = 0,
         pin_memory: bool = True,
@@ -147,6 +157,13 @@ class VideoDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.backend = backend
         self.short_video = short_video
+        if target_fps is not None and not target_fps > 0:
+            raise ValueError(f"target_fps must be > 0 or null, got {target_fps}")
+        if test_clip_placement not in CLIP_PLACEMENTS or short_video not in ("clamp", "loop"):
+            raise ValueError(f"test_clip_placement must be one of {', '.join(CLIP_PLACEMENTS)} and short_video clamp "
+                             f"or loop, got {test_clip_placement!r} and {short_video!r}")
+        self.target_fps = target_fps
+        self.test_clip_placement = test_clip_placement
         self.max_failed_fraction = max_failed_fraction
         self.seed = seed
         self.pin_memory = pin_memory
@@ -212,6 +229,7 @@ class VideoDataModule(pl.LightningDataModule):
                 flip_probability=0.5 if self.horizontal_flip else 0.0,
                 backend=self.backend,
                 short_video=self.short_video,
+                target_fps=self.target_fps,
                 max_failed_fraction=self.max_failed_fraction,
                 seed=self.seed,
                 decode_threads=self._decode_threads(),
@@ -225,11 +243,13 @@ class VideoDataModule(pl.LightningDataModule):
             num_frames=self.num_frames,
             sampling_rate=self.sampling_rate,
             num_clips=clips,
+            clip_placement=self.test_clip_placement,
             num_crops=crops,
             short_side=self.test_short_side,
             crop_size=self.test_crop_size,
             backend=self.backend,
             short_video=self.short_video,
+            target_fps=self.target_fps,
             decode_threads=self._decode_threads(),
         )
 

@@ -42,9 +42,10 @@ def test_resizing_inside_the_decoder(coded_video, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_indices_past_the_end_give_the_last_frame(coded_video, backend):
-    frames = read_frames(coded_video, np.array([98, 120, 7]), backend=backend)
-    assert read_codes(frames).tolist() == [98, 99, 7]
+def test_indices_past_the_end_raise_instead_of_repeating_the_last_frame(coded_video, backend):
+    assert read_codes(read_frames(coded_video, np.array([98, 99, 7]), backend=backend)).tolist() == [98, 99, 7]
+    with pytest.raises(VideoDecodeError, match="frame 120 does not exist: the video has 100 frames"):
+        read_frames(coded_video, np.array([98, 120, 7]), backend=backend)
 
 
 def test_pyav_takes_over_when_decord_fails(coded_video, monkeypatch):

@@ -1,9 +1,12 @@
-"""Frame-index samplers: bounds, stride, uniform spread, short videos, seeded determinism."""
+"""Frame-index samplers: bounds, stride, test clip placements, short videos, time-based sampling, seeding."""
+
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from a2video.data.sampling import clip_span, random_clip_indices, uniform_clip_indices
+from a2video.data.sampling import clip_span, clip_starts, random_clip_indices, resample_to_fps, uniform_clip_indices
 
 
 def test_clip_span():
@@ -56,8 +59,8 @@ def test_short_videos_clamp_to_the_last_frame():
         random_clip_indices(0, 8, 8, np.random.default_rng(0))
 
 
-def test_uniform_clips_cover_the_video_evenly():
-    clips = uniform_clip_indices(250, 8, 8, 10)
+def test_segment_placement_centres_clips_on_segments():
+    clips = uniform_clip_indices(250, 8, 8, 10, placement="segments")
     assert clips.shape == (10, 8)
     assert np.all(np.diff(clips, axis=1) == 8)
     assert clips[0, 0] == 0 and clips[-1, -1] == 249  # first and last clip touch the ends
@@ -81,3 +84,101 @@ def test_uniform_clips_of_a_short_video():
     assert looped[:, 0].tolist() == [0, 2, 4, 6, 8]
     clamped = uniform_clip_indices(10, 4, 4, 3, short="clamp")
     assert clamped.tolist() == [[0, 4, 8, 9]] * 3
+
+
+# --- Test clip placement: each reference's formula, computed here with exact fractions ---
+
+def _even_reference(frames, span, clips):
+    """mmaction2 SampleFrames (test mode): round(k * Δ / (K - 1)) half to even; one clip: Δ // 2."""
+    delta = max(frames - span, 0)
+    if clips == 1:
+        return [delta // 2]
+    return [round(Fraction(delta, clips - 1) * k) for k in range(clips)]
+
+
+def _slowfast_reference(frames, span, clips):
+    """PySlowFast get_start_end_idx: start = Δ * k / K, truncated to a frame by ``.long()``."""
+    delta = max(frames - span, 0)
+    return [math.floor(Fraction(delta * k, clips)) for k in range(clips)]
+
+
+def _pytorchvideo_reference(frames, span, clips, fps=30):
+    """ConstantClipsPerVideoSampler: start at Δ_sec * k / K seconds; the decoder starts at ceil(fps * t)."""
+    delta_sec = max(Fraction(frames, fps) - Fraction(span, fps), 0)
+    return [math.ceil(fps * (delta_sec / clips) * k) for k in range(clips)]
+
+
+CASES = [(300, 8, 8, 10), (250, 8, 8, 10), (101, 4, 2, 1), (64, 8, 8, 3), (57, 8, 8, 10), (1000, 16, 4, 7), (77, 8, 2, 2)]
+
+
+@pytest.mark.parametrize(("frames", "num_frames", "stride", "clips"), CASES)
+@pytest.mark.parametrize(("placement", "reference"), [("even", _even_reference), ("slowfast", _slowfast_reference),
+                                                      ("pytorchvideo", _pytorchvideo_reference)])
+def test_clip_placements_follow_the_references(frames, num_frames, stride, clips, placement, reference):
+    span = (num_frames - 1) * stride + 1
+    starts = reference(frames, span, clips)
+    assert clip_starts(frames, span, clips, placement).tolist() == starts
+    indices = uniform_clip_indices(frames, num_frames, stride, clips, placement=placement)
+    assert indices.tolist() == [[start + stride * j for j in range(num_frames)] for start in starts]
+
+
+def test_even_placement_spans_the_video_from_first_to_last_frame():
+    clips = uniform_clip_indices(300, 8, 8, 10)
+    assert clips[:, 0].tolist() == [0, 27, 54, 81, 108, 135, 162, 189, 216, 243]
+    assert clips[-1, -1] == 299  # the last clip ends on the last frame
+    # The old placement (issue 10): 0, 17, 47, ... 227, 243, uneven at both ends.
+    assert uniform_clip_indices(300, 8, 8, 10, placement="segments")[:, 0].tolist()[:3] == [0, 17, 47]
+    with pytest.raises(ValueError, match="placement"):
+        clip_starts(300, 57, 10, "middle")
+
+
+@pytest.mark.parametrize("placement", ["even", "slowfast", "pytorchvideo", "segments"])
+def test_a_50_frame_video_repeats_its_last_frame_in_every_test_clip(placement):
+    # 8 x 8 clips span 57 frames: every clip starts at 0 and the last frame fills the rest.
+    clips = uniform_clip_indices(50, 8, 8, 10, placement=placement)
+    assert clips.tolist() == [[0, 8, 16, 24, 32, 40, 48, 49]] * 10
+
+
+def test_a_50_frame_video_repeats_its_last_frame_in_training_and_can_loop():
+    rng = np.random.default_rng(0)
+    assert random_clip_indices(50, 8, 8, rng).tolist() == [0, 8, 16, 24, 32, 40, 48, 49]  # the default
+    looped = random_clip_indices(50, 8, 8, rng, short="loop")
+    assert np.all((np.diff(looped) - 8) % 50 == 0) and np.all(looped < 50)
+    looped_test = uniform_clip_indices(50, 8, 8, 5, short="loop")
+    assert looped_test[:, 0].tolist() == [0, 10, 20, 30, 40]
+
+
+# --- Time-based sampling ---
+
+def _nearest(times, instants):
+    """Brute force: for each instant, the frame whose time is nearest (the earlier one on a tie)."""
+    return [min(range(len(times)), key=lambda k: (abs(times[k] - t), k)) for t in instants]
+
+
+@pytest.mark.parametrize("fps", [30, 25, 60, 29.97])
+def test_resampling_a_constant_rate_video_picks_the_nearest_frames(fps):
+    times = np.arange(int(10 * fps)) / fps
+    grid = resample_to_fps(times, 30)
+    instants = np.arange(grid.size) / 30
+    assert instants[-1] <= times[-1] < instants[-1] + 1 / 30  # covers the video, never past its end
+    assert grid.tolist() == _nearest(times.tolist(), instants.tolist())
+    if fps == 30:
+        assert grid.tolist() == list(range(times.size))
+
+
+def test_resampling_a_variable_rate_video_uses_its_timestamps():
+    rng = np.random.default_rng(3)
+    times = np.concatenate([[0.0], np.cumsum(rng.choice([0.01, 0.033, 0.1], size=80))])
+    grid = resample_to_fps(times, 30)
+    assert grid.tolist() == _nearest(times.tolist(), (np.arange(grid.size) / 30).tolist())
+    with pytest.raises(ValueError, match="target_fps"):
+        resample_to_fps(times, 0)
+
+
+@pytest.mark.parametrize("fps", [25, 30, 50])
+def test_a_clip_at_a_target_rate_covers_the_same_time_whatever_the_file_rate(fps):
+    times = np.arange(10 * fps) / fps
+    grid = resample_to_fps(times, 30)
+    clip = grid[uniform_clip_indices(grid.size, 8, 8, 1)[0]]
+    covered = times[clip[-1]] - times[clip[0]]
+    assert abs(covered - 56 / 30) <= 1 / fps  # 8 frames every 8th at 30 fps, to within a frame

@@ -101,9 +101,10 @@ def test_all_bad_videos_raise_instead_of_looping(mixed_root):
         make_train(root, bad, max_failed_fraction=1.0)[0]
 
 
-def test_eval_views_are_uniform_clips_and_crops(tmp_path):
+def test_eval_views_are_segment_clips_and_crops(tmp_path):
     write_video(tmp_path / "v.mp4", coded_frames(100, height=32, width=64), fps=25)
-    dataset = EvalVideoDataset([("v.mp4", 1)], tmp_path, num_frames=4, sampling_rate=3, num_clips=5, num_crops=3, short_side=32)
+    dataset = EvalVideoDataset([("v.mp4", 1)], tmp_path, num_frames=4, sampling_rate=3, num_clips=5, num_crops=3,
+                               short_side=32, clip_placement="segments")
     item = dataset[0]
     assert item["video"].shape == (15, 3, 4, 32, 32)
     assert bool(item["ok"]) and item["error"] == "" and int(item["index"]) == 0 and int(item["label"]) == 1

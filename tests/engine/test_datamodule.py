@@ -236,3 +236,20 @@ def test_data_errors_are_a2video_errors():
 
     assert issubclass(ListFileError, A2VideoError) and issubclass(ListFileError, ValueError)
     assert issubclass(TooManyBadVideos, A2VideoError)
+
+
+def test_protocol_options_reach_the_datasets(tiny_source_set):
+    data = make_module(tiny_source_set, target_fps=30, test_clip_placement="slowfast")
+    data.setup("fit")
+    data.setup("test")
+    train, val, test = data.datasets["train"], data.datasets["val"], data.datasets["test"]
+    assert train.target_fps == val.target_fps == test.target_fps == 30
+    assert val.clip_placement == test.clip_placement == "slowfast"
+    assert train.short_video == test.short_video == "clamp"  # the default repeats the last frame
+    default = make_module(tiny_source_set)
+    default.setup("test")
+    assert default.datasets["test"].clip_placement == "even" and default.datasets["test"].target_fps is None
+    with pytest.raises(ValueError, match="target_fps"):
+        make_module(tiny_source_set, target_fps=0)
+    with pytest.raises(ValueError, match="test_clip_placement must be one of even, slowfast"):
+        make_module(tiny_source_set, test_clip_placement="middle")

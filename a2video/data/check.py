@@ -1,0 +1,202 @@
+"""``a2video check LIST_OR_ROOT``: find the videos that would fail or surprise a run, before it starts.
+
+Every video gets the probe the datasets use (:func:`a2video.data.decoding.probe_video`: frame
+table, displayed size, first frame) and a decode of its first and last frames, in parallel over
+processes. Each video ends in one status:
+
+- ``unreadable``: missing, empty, not a video, or a frame that cannot be decoded;
+- ``zero_frames``: a video stream without one decodable frame;
+- ``too_short``: fewer frames than a clip spans (its clips will repeat the last frame);
+- ``odd``: readable, but worth knowing (``flags``): ``several_streams``, ``variable_rate``,
+  ``rotated`` (display rotation), ``high_bit_depth`` (more than 8 bits), ``pyav_only`` (decord
+  cannot decode it or disagrees with the probe, so the slower PyAV does), ``truncated`` (the
+  file ends before its header says; its clips are sampled within the frames that exist);
+- ``ok``.
+
+A too-short video is flagged too. The CSV report lists every video that is not ``ok`` (all of
+them with ``--all``) with its reasons, flags and the probe's facts; a summary goes to standard
+output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from a2video.data.decoding import NoFramesError, VideoDecodeError, probe_video, read_frames
+from a2video.data.lists import read_list
+from a2video.data.sampling import clip_span, resample_to_fps
+from a2video.data.scan import find_videos
+from a2video.errors import A2VideoError
+from a2video.files import atomic_write
+
+STATUSES = ("unreadable", "zero_frames", "too_short", "odd", "ok")
+
+
+class CheckError(A2VideoError):
+    """The list or folder to check cannot be used."""
+
+
+@dataclass
+class VideoCheck:
+    """What the check found for one video (one CSV row)."""
+
+    path: str
+    status: str
+    reason: str = ""
+    flags: str = ""
+    frames: int = 0
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    rotation: int = 0
+    video_streams: int = 0
+    variable_frame_rate: bool = False
+    bit_depth: int = 0
+    codec: str = ""
+    seconds: float = 0.0
+
+
+def check_video(path: str, *, span: int, target_fps: float | None = None) -> VideoCheck:
+    """Probes one video, decodes its first and last frames, and classifies it.
+
+    Args:
+        path: The video file.
+        span: Frames a clip spans (on the ``target_fps`` timeline if one is given).
+        target_fps: The training timeline's rate, or ``None`` for the file's own frames.
+    """
+    start = time.perf_counter()
+    try:
+        info = probe_video(path)
+    except NoFramesError as error:
+        return VideoCheck(path, "zero_frames", error.reason, seconds=time.perf_counter() - start)
+    except VideoDecodeError as error:
+        return VideoCheck(path, "unreadable", error.reason, seconds=time.perf_counter() - start)
+    facts = dict(frames=info.num_frames, fps=round(info.fps, 3), width=info.width, height=info.height,
+                 rotation=info.rotation, video_streams=info.num_video_streams,
+                 variable_frame_rate=info.variable_frame_rate, bit_depth=info.bit_depth, codec=info.codec)  # fmt: skip
+    ends = np.array([0, info.num_frames - 1])
+    odd: dict[str, str] = {}  # flag -> reason
+    try:
+        read_frames(path, ends, backend="decord", fallback=False, num_threads=1, info=info)
+    except VideoDecodeError as decord_error:
+        try:
+            read_frames(path, ends, backend="pyav", num_threads=1, info=info)
+        except VideoDecodeError as error:
+            return VideoCheck(path, "unreadable", error.reason, seconds=time.perf_counter() - start, **facts)
+        odd["pyav_only"] = f"only PyAV decodes it ({decord_error.reason})"
+    if info.truncated:
+        odd["truncated"] = "ends before its header says (clips are sampled within the frames that exist)"
+    if info.num_video_streams > 1:
+        odd["several_streams"] = f"{info.num_video_streams} video streams (the first is used)"
+    if info.variable_frame_rate:
+        odd["variable_rate"] = "variable frame rate"
+    if info.rotation:
+        odd["rotated"] = f"display rotation {info.rotation} degrees"
+    if info.bit_depth > 8:
+        odd["high_bit_depth"] = f"{info.bit_depth}-bit ({info.pixel_format})"
+    timeline = info.num_frames if target_fps is None else resample_to_fps(info.timestamps, target_fps).size
+    reasons = list(odd.values())
+    if timeline < span:
+        rate = "" if target_fps is None else f" at {target_fps:g} fps"
+        reasons.insert(0, f"{timeline} frames{rate}, a clip spans {span}: its last frame is repeated")
+    status = "too_short" if timeline < span else "odd" if odd else "ok"
+    return VideoCheck(path, status, "; ".join(reasons), ";".join(odd), seconds=time.perf_counter() - start, **facts)
+
+
+def _check_one(job: tuple[str, int, float | None]) -> VideoCheck:
+    path, span, target_fps = job
+    try:
+        return check_video(path, span=span, target_fps=target_fps)
+    except Exception as error:  # one strange file must not end a scan of thousands
+        return VideoCheck(path, "unreadable", f"unexpected {type(error).__name__}: {' '.join(str(error).split())}")
+
+
+def check_videos(paths: list[str], *, span: int, target_fps: float | None = None, workers: int = 1) -> list[VideoCheck]:
+    """:func:`check_video` for every path, in order, over ``workers`` processes."""
+    jobs = [(path, span, target_fps) for path in paths]
+    if workers <= 1 or len(jobs) <= 1:
+        return [_check_one(job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_check_one, jobs, chunksize=max(1, min(32, len(jobs) // (4 * workers)))))
+
+
+def _csv_bytes(rows: list[VideoCheck], video_root: str) -> bytes:
+    text = io.StringIO()
+    fields = list(VideoCheck.__dataclass_fields__)
+    writer = csv.DictWriter(text, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        record = asdict(row)
+        record["path"] = os.path.relpath(row.path, video_root)
+        record["seconds"] = f"{row.seconds:.4f}"
+        writer.writerow(record)
+    return text.getvalue().encode()
+
+
+def summary(rows: list[VideoCheck], seconds: float, workers: int) -> str:
+    """A few lines: counts per status, what the odd files are, and the time per video."""
+    counts = Counter(row.status for row in rows)
+    lines = [f"{len(rows)} videos checked in {seconds:.1f} s ({1000 * seconds / max(len(rows), 1):.1f} ms per video "
+             f"with {workers} worker{'s' if workers != 1 else ''})"]  # fmt: skip
+    lines += [f"  {status:12s} {counts.get(status, 0):7d}" for status in STATUSES]
+    flags = Counter(flag for row in rows for flag in row.flags.split(";") if flag)
+    if flags:
+        lines.append("  flags: " + ", ".join(f"{flag} {count}" for flag, count in flags.most_common()))
+    return "\n".join(lines)
+
+
+def configure_check(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``a2video check``."""
+    parser.description = "Scan a list file or a folder of videos for unreadable, zero-frame, too-short and odd files."
+    parser.add_argument("list_or_root", help="a list file (`path label` lines) or a folder searched for videos")
+    parser.add_argument("--video-root", help="folder the list's paths are relative to (needed for a list file)")
+    parser.add_argument("--num-frames", type=int, default=8, help="frames per clip (for too-short)")
+    parser.add_argument("--sampling-rate", type=int, default=8, help="stride between clip frames (for too-short)")
+    parser.add_argument("--target-fps", type=float, default=None, help="count clips at this frame rate, as data.target_fps")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
+    parser.add_argument("--out", default="check_report.csv", help="CSV report (default: check_report.csv)")
+    parser.add_argument("--all", action="store_true", help="list every video in the report, not only the problems")
+
+
+def _paths(args: argparse.Namespace) -> tuple[list[str], str]:
+    target = Path(args.list_or_root)
+    if target.is_dir():
+        root = str(args.video_root or target)
+        return [os.path.join(target, path) for path in find_videos(target)], root
+    if not target.is_file():
+        raise CheckError(f"{target}: no such list file or folder")
+    if args.video_root is None:
+        raise CheckError(f"{target} is a list file: give --video-root, the folder its paths are relative to")
+    if not Path(args.video_root).is_dir():
+        raise CheckError(f"video root {args.video_root} does not exist or is not a folder")
+    return [os.path.join(args.video_root, path) for path, _ in read_list(target)], str(args.video_root)
+
+
+def run_check(args: argparse.Namespace) -> None:
+    """Checks the videos, writes the CSV report and prints the summary.
+
+    Raises:
+        CheckError: If the list or folder cannot be used, or an option is out of range.
+        ListFileError: On a malformed list line (file and line named).
+    """
+    if min(args.num_frames, args.sampling_rate, args.workers) < 1 or (args.target_fps is not None and args.target_fps <= 0):
+        raise CheckError("--num-frames, --sampling-rate and --workers must be >= 1, --target-fps > 0")
+    paths, root = _paths(args)
+    start = time.perf_counter()
+    rows = check_videos(paths, span=clip_span(args.num_frames, args.sampling_rate), target_fps=args.target_fps,
+                        workers=args.workers)  # fmt: skip
+    seconds = time.perf_counter() - start
+    listed = rows if args.all else [row for row in rows if row.status != "ok"]
+    atomic_write(args.out, lambda f: f.write(_csv_bytes(listed, root)))
+    print(summary(rows, seconds, args.workers))
+    print(f"report ({len(listed)} rows): {args.out}")

@@ -1,0 +1,168 @@
+"""Odd but ordinary files (tests/data/odd_videos.py) come back as a player shows them, with both backends.
+
+Each frame carries its picture number, so every check reads what was decoded, not what the
+decoder says it decoded.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset
+from a2video.data.decoding import VideoDecodeError, probe_video, read_frames
+from a2video.data.transforms import short_side_size
+from odd_videos import encoder_exists, make_odd_videos, marked_frames, read_marks
+
+BACKENDS = ["decord", "pyav"]
+NAMES = ["rotated90", "rotated180", "rotated270", "offset_mkv", "offset_webm", "vfr_mkv", "vfr_mp4", "edit_list",
+         "edit_list_one_key", "truncated_mp4", "truncated_mkv", "two_streams", "ten_bit", "mpeg4_avi"]  # fmt: skip
+NAMES += ["av1_mkv"] if encoder_exists("libsvtav1") else []
+
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory):
+    av.logging.set_level(av.logging.PANIC)  # the truncated files make FFmpeg log
+    return make_odd_videos(tmp_path_factory.mktemp("odd"))
+
+
+def test_marks_survive_encoding_and_reveal_orientation():
+    frames = marked_frames(np.array([0, 5, 200]), 48, 128)
+    assert read_marks(frames).tolist() == [0, 5, 200]
+    assert read_marks(frames[:, ::-1]).tolist() == [-1, -1, -1]  # upside down: no grey band at the bottom
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_probe_reports_what_a_player_shows(odd, name):
+    video = odd[name]
+    info = probe_video(video.path)
+    assert info.num_frames == video.pictures.size
+    assert (info.height, info.width) == (video.height, video.width)
+    assert info.timestamps.shape == (info.num_frames,) and info.timestamps[0] == 0
+    assert np.all(np.diff(info.timestamps) > 0)
+    if video.timestamps is not None:
+        assert np.allclose(info.timestamps, video.timestamps, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_frame_is_the_picture_a_player_shows(odd, name, backend):
+    video = odd[name]
+    frames = read_frames(video.path, np.arange(video.pictures.size), backend=backend)
+    assert frames.shape == (video.pictures.size, video.height, video.width, 3)
+    assert np.array_equal(read_marks(frames), video.pictures)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_both_backends_return_the_same_pictures_in_any_order_and_size(odd, name):
+    video = odd[name]
+    info = probe_video(video.path)
+    rng = np.random.default_rng(0)
+    indices = rng.integers(0, info.num_frames, size=(3, 5))  # any order, repeats
+    size = short_side_size(info.height, info.width, 64)
+    decoded = {backend: read_frames(video.path, indices, size, backend=backend, info=info) for backend in BACKENDS}
+    for frames in decoded.values():
+        assert frames.shape == indices.shape + (*size, 3)
+    assert np.array_equal(read_marks(decoded["decord"]), read_marks(decoded["pyav"]))
+    assert np.array_equal(read_marks(decoded["pyav"]), video.pictures[indices])
+
+
+@pytest.mark.parametrize("name", ["edit_list", "edit_list_one_key", "vfr_mp4", "offset_mkv", "truncated_mkv"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_training_clip_positions_come_back_in_order(odd, name, backend):
+    # The reported bug: decord returned pictures 30, 40, 50, 60, 70, 50 for frames 0, 10, ..., 50.
+    video = odd[name]
+    info = probe_video(video.path)
+    for start in range(0, info.num_frames - 15, 3):
+        indices = np.arange(start, start + 15, 3)
+        pictures = read_marks(read_frames(video.path, indices, backend=backend, info=info))
+        assert np.array_equal(pictures, video.pictures[indices]) and np.all(np.diff(pictures) > 0)
+
+
+def test_two_streams_decode_the_first_stream_like_pyav_does(odd):
+    video = odd["two_streams"]
+    with av.open(str(video.path)) as container:  # PyAV alone, decoding stream 0 from the start
+        reference = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+    info = probe_video(video.path)
+    assert (info.num_video_streams, info.stream_index, info.fps) == (2, 0, 25.0)
+    indices = np.array([0, 7, 33, 49])
+    assert np.array_equal(read_frames(video.path, indices, backend="pyav"), reference[indices])
+    decord_frames = read_frames(video.path, indices, backend="decord")  # decord alone would pick stream 1
+    assert np.abs(decord_frames.astype(int) - reference[indices]).mean() < 1
+    assert read_marks(decord_frames).tolist() == indices.tolist()
+
+
+@pytest.mark.parametrize("name", ["truncated_mp4", "truncated_mkv"])
+def test_truncated_files_give_one_answer_whatever_the_thread_count(odd, name):
+    # The rule: the frames whose packets are complete exist; asking for more is an error.
+    video = odd[name]
+    count = video.pictures.size
+    assert count < 90
+    for backend in BACKENDS:
+        for threads in (0, 1, 2):
+            frames = read_frames(video.path, np.arange(count), backend=backend, num_threads=threads)
+            assert np.array_equal(read_marks(frames), video.pictures), (backend, threads)
+            with pytest.raises(VideoDecodeError, match=f"frame {count} does not exist"):
+                read_frames(video.path, np.array([0, count]), backend=backend, num_threads=threads)
+
+
+def _whole_frames(views: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """Rebuilds (K, T, H, W, 3) frames from the 3 crops per clip (start, centre, end of the long side)."""
+    views = views.permute(0, 2, 3, 4, 1).numpy()  # (V, T, side, side, C), clip-major
+    side, long_side = views.shape[2], max(height, width)
+    whole = np.zeros((views.shape[0] // 3, views.shape[1], height, width, 3), dtype=np.uint8)
+    for crop, offset in enumerate((0, (long_side - side) // 2, long_side - side)):
+        if width >= height:
+            whole[:, :, :, offset : offset + side] = views[crop::3]
+        else:
+            whole[:, :, offset : offset + side] = views[crop::3]
+    return whole
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_eval_dataset_views_show_the_pictures_of_evenly_placed_clips(odd, name):
+    video = odd[name]
+    side = min(video.height, video.width)
+    dataset = EvalVideoDataset([(video.path.name, 0)], video.path.parent, num_frames=4, sampling_rate=3, num_clips=3,
+                               num_crops=3, short_side=side)  # fmt: skip
+    item = dataset[0]
+    assert bool(item["ok"]), item["error"]
+    frames = _whole_frames(item["video"], video.height, video.width)
+    # Even placement, computed here: clips start at 0, Δ/2 and Δ (Δ = frames - span), rounded half to even.
+    delta = video.pictures.size - 10
+    starts = [0, round(delta / 2), delta]
+    expected = video.pictures[np.array(starts)[:, None] + 3 * np.arange(4)]
+    assert np.array_equal(read_marks(frames), expected)
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_training_crops_of_rotated_videos_are_upright(odd, rotation):
+    video = odd[f"rotated{rotation}"]
+    dataset = TrainVideoDataset([(video.path.name, 0)], video.path.parent, num_frames=4, sampling_rate=5,
+                                scale_range=(48, 48), crop_size=48, flip_probability=0.0)  # fmt: skip
+    for seed in range(6):
+        clip = dataset[(0, seed)]["video"].permute(1, 2, 3, 0).numpy()  # (T, 48, 48, C)
+        if rotation == 180:
+            # Landscape, 48 rows: each crop has all rows, so the grey band must be at the bottom only.
+            band, bars = clip[:, 44].astype(int), clip[:, 4].astype(int)
+            assert (np.abs(band - 128) < 40).all() and not (np.abs(bars - 128) < 40).all()
+        else:
+            # Portrait (80 x 48): each crop has the full width and starts within the bars.
+            centres = ((np.arange(8) + 0.5) * 6).astype(int)
+            numbers = ((clip[:, 1, centres].mean(-1) > 127) * (1 << np.arange(8))).sum(-1)
+            assert np.all(np.diff(numbers) == 5) and 0 <= numbers[0] and numbers[-1] < 60
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_time_based_sampling_of_a_variable_rate_file_uses_its_timestamps(odd, backend):
+    video = odd["vfr_mkv"]  # frames shown for 100, 20, 20, 100, ... ms
+    dataset = EvalVideoDataset([(video.path.name, 0)], video.path.parent, num_frames=6, sampling_rate=5, num_clips=1,
+                               num_crops=3, short_side=48, target_fps=30, backend=backend)  # fmt: skip
+    frames = _whole_frames(dataset[0]["video"], 48, 128)[0]  # (T, H, W, C)
+    # Independently: the 30 fps grid over 0 .. 2.78 s has 84 instants; the centre clip of 6 x 5
+    # (span 26) starts at (84 - 26) // 2 = 29; each instant takes the frame shown nearest to it.
+    instants = (29 + 5 * np.arange(6)) / 30
+    nearest = [int(np.argmin(np.abs(video.timestamps - t))) for t in instants]
+    assert read_marks(frames).tolist() == video.pictures[nearest].tolist()
