@@ -1,4 +1,4 @@
-"""Odd but ordinary files (tests/data/odd_videos.py) come back as a player shows them, with both backends.
+"""Odd but ordinary files (tests/odd_videos.py) come back as a player shows them, with both backends.
 
 Each frame carries its picture number, so every check reads what was decoded, not what the
 decoder says it decoded.

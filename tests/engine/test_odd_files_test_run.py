@@ -10,16 +10,13 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import av
 
 from a2video.data.lists import write_list
 from engine_helpers import run_ok
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "data"))  # the odd-file writers live with the data tests
-from odd_videos import edit_list, rotated, truncated, two_streams, variable_rate  # noqa: E402
+from odd_videos import edit_list, rotated, truncated, two_streams, variable_rate
 
 
 def test_odd_files_get_the_same_outcome_with_and_without_loader_workers(source_run, tmp_path):
