@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from a2video.errors import A2VideoError
+from a2video.files import atomic_write
 
 Sample = tuple[str, int]
 """One list entry: (path relative to the video root, 0-based label)."""
@@ -145,6 +146,5 @@ def write_list(path: str | os.PathLike, samples: Iterable[Sample]) -> None:
 
 
 def _write_lines(path: str | os.PathLike, lines: Iterable[str]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    data = "".join(f"{line}\n" for line in lines).encode("utf-8")
+    atomic_write(path, lambda f: f.write(data))
