@@ -28,6 +28,7 @@ import csv
 import errno
 import fcntl
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -168,22 +169,28 @@ def transcode(source: Path, target: Path, settings: PrepareSettings) -> int:
         rate = video.average_rate or video.guessed_rate or video.base_rate
         if not rate:
             raise _InputError("no frame rate in the header")
-        count = 0
+        frames = _decoded_frames(source_container)
+        first = next(frames, None)
+        if first is None:
+            raise _InputError("no frame could be decoded")
+        height, width = output_size(first.height, first.width, settings.short_side)
+        count, input_error = 0, None
         with av.open(str(target), mode="w", format="mp4") as output:
-            stream = None
-            for frame in _decoded_frames(source_container):
-                if stream is None:
-                    height, width = output_size(frame.height, frame.width, settings.short_side)
-                    stream = add_h264_stream(output, rate=Fraction(rate), width=width, height=height,
-                                             crf=settings.crf, gop_size=settings.gop, preset=settings.preset)  # fmt: skip
-                scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
-                # Constant frame rate, frame i at i / rate: every frame kept, in display order.
-                scaled.pts, scaled.time_base = count, 1 / Fraction(rate)
-                output.mux(stream.encode(scaled))
-                count += 1
-            if stream is None:
-                raise _InputError("no frame could be decoded")
-            output.mux(stream.encode(None))
+            stream = add_h264_stream(output, rate=Fraction(rate), width=width, height=height,
+                                     crf=settings.crf, gop_size=settings.gop, preset=settings.preset)  # fmt: skip
+            try:
+                for frame in itertools.chain([first], frames):
+                    scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+                    # Constant frame rate, frame i at i / rate: every frame kept, in display order.
+                    scaled.pts, scaled.time_base = count, 1 / Fraction(rate)
+                    output.mux(stream.encode(scaled))
+                    count += 1
+            except _InputError as error:
+                input_error = error  # raised once the output is closed, so closing cannot hide it
+            else:
+                output.mux(stream.encode(None))
+    if input_error is not None:
+        raise input_error
     return count
 
 
