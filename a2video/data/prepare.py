@@ -513,6 +513,13 @@ def _write_prepared_lists(
     return write_found_lists(dst_root, classes, list_samples, resolve)
 
 
+def _usable_cores() -> int:
+    """Cores this process may run on (a container or ``taskset`` may allow fewer than the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def configure_prepare(parser: argparse.ArgumentParser) -> None:
     """Adds the arguments of ``a2video prepare SRC_ROOT DST_ROOT ...``."""
     parser.description = (
@@ -526,7 +533,7 @@ def configure_prepare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gop", type=int, default=16, help="frames between key frames (default 16)")
     parser.add_argument("--crf", type=int, default=23, help="x264 quality, lower = better and larger (default 23)")
     parser.add_argument("--preset", default="veryfast", help="x264 preset, ultrafast ... veryslow (default veryfast)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=_usable_cores(), help="processes (default: all usable cores)")
     parser.add_argument("--lists", nargs="+", default=[], help="list files of the videos to prepare (paths relative "
                         "to SRC_ROOT); written again into DST_ROOT for the prepared videos")  # fmt: skip
     parser.add_argument("--classes", help="classes.txt of --lists (default: the one beside the first list)")

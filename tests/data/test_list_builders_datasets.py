@@ -308,3 +308,17 @@ def test_group_regex_errors(tmp_path, capsys):
     assert "Walk/holiday.avi does not match --group-regex" in capsys.readouterr().err
     assert lists_main(argv + ["--group-regex", r"_g(\d+_"]) == 1
     assert "is not a valid regular expression" in capsys.readouterr().err
+
+
+def test_hmdb51_and_ssv2_through_the_command(hmdb_tree, ssv2_tree, tmp_path, capsys):
+    splits, hmdb_videos = hmdb_tree
+    assert lists_main(["hmdb51", "--splits-dir", str(splits), "--video-root", str(hmdb_videos), "--out", str(tmp_path / "h")]) == 0
+    out = capsys.readouterr().out
+    assert "2 classes" in out and "1 missing on disk" in out
+    assert len(read_list(tmp_path / "h" / "train_split3.txt")) == 3
+    annotations, ssv2_videos = ssv2_tree
+    assert lists_main(["ssv2", "--annotations-dir", str(annotations), "--video-root", str(ssv2_videos), "--out", str(tmp_path / "s")]) == 0
+    assert "4 classes" in capsys.readouterr().out
+    assert lists_main(["ssv2", "--annotations-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "s")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("a2video lists: error:") and "labels.json" in error and error.count("\n") == 1
