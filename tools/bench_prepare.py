@@ -11,9 +11,13 @@ compare numbers measured under the same machine load:
    every 250 frames, like the source) to tell the two effects apart.
 3. Per core: one process, one decoder thread, ``TrainVideoDataset`` items (8 frames at stride 8
    from a random position, short side random in [256, 320], random 224 crop, flip) with the same
-   (video, seed) sequence on every set, so every set decodes the same frames at the same sizes.
+   (video, seed) sequence on every set, so every set decodes the same frames at the same sizes;
+   the sets take turns clip by clip. Reported as clips per CPU-second (the per-core rate, which
+   other jobs on the machine barely change) and as wall-clock clips/s.
 4. Loader scaling: ``VideoDataModule.train_dataloader()`` with 1, 2, ... workers (batch
-   ``--batch-size``), raw and prepared, clips per second after a warm-up.
+   ``--batch-size``), raw and prepared, after a warm-up: clips per wall second, and clips per
+   CPU-second of the worker processes (read from /proc; constant across worker counts = the
+   loader itself adds no per-worker overhead, so it scales with the cores it is given).
 
 Usage::
 
@@ -98,24 +102,54 @@ def prepare_copy(raw: Path, out: Path, gop: int, workers: int) -> float:
     return seconds * workers / summary.prepared if summary.prepared else float("nan")
 
 
-def clips_per_second_one_core(root: Path, samples, clips: int, seed: int) -> float:
-    """Clips/s of ``TrainVideoDataset`` items in this process with one decoder thread."""
+def one_core_seconds(sets: dict[str, tuple[Path, list]], clips: int, seed: int) -> dict[str, tuple[float, float]]:
+    """Per set: (CPU seconds, wall seconds) of ``clips`` ``TrainVideoDataset`` items in this process.
+
+    The sets take turns clip by clip, on the same (video, seed) keys, so a change in the machine's
+    load hits all of them alike. CPU time (all threads of this process) is the per-core cost and
+    barely depends on what else runs on the machine; wall time does.
+    """
     from a2video.data.datasets import TrainVideoDataset
 
-    dataset = TrainVideoDataset(samples, root, num_frames=NUM_FRAMES, sampling_rate=STRIDE, scale_range=SCALE,
+    datasets = {
+        name: TrainVideoDataset(samples, root, num_frames=NUM_FRAMES, sampling_rate=STRIDE, scale_range=SCALE,
                                 crop_size=CROP, decode_threads=1)  # fmt: skip
-    for index in range(len(samples)):  # untimed: headers cached and files in the page cache, as after epoch 1
-        dataset[(index, seed)]
+        for name, (root, samples) in sets.items()
+    }
+    count = len(next(iter(sets.values()))[1])
+    for dataset in datasets.values():  # untimed: headers cached and files in the page cache, as after epoch 1
+        for index in range(count):
+            dataset[(index, seed)]
     rng = np.random.default_rng(seed)
-    keys = [(int(rng.integers(len(samples))), int(rng.integers(2**62))) for _ in range(clips)]
-    start = time.perf_counter()
+    keys = [(int(rng.integers(count)), int(rng.integers(2**62))) for _ in range(clips)]
+    spent = {name: [0.0, 0.0] for name in sets}
     for key in keys:
-        dataset[key]
-    return clips / (time.perf_counter() - start)
+        for name, dataset in datasets.items():
+            cpu, wall = time.process_time(), time.perf_counter()
+            dataset[key]
+            spent[name][0] += time.process_time() - cpu
+            spent[name][1] += time.perf_counter() - wall
+    return {name: (cpu, wall) for name, (cpu, wall) in spent.items()}
 
 
-def loader_clips_per_second(root: Path, workers: int, batch_size: int, batches: int) -> float:
-    """Clips/s delivered by ``VideoDataModule.train_dataloader()`` after ``workers`` warm-up batches."""
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes, from /proc (Linux)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def loader_rate(root: Path, workers: int, batch_size: int, batches: int) -> tuple[float, float]:
+    """(clips per wall second, clips per worker CPU second) of ``VideoDataModule.train_dataloader()``.
+
+    Timed after one batch per worker (every worker started and delivered once). The second
+    figure is what the workers would deliver per core if they had the cores to themselves.
+    """
+    import multiprocessing
+
     from a2video.engine.datamodule import VideoDataModule
 
     data = VideoDataModule(str(root), train_list=str(root / "train.txt"), classes_file=str(root / "classes.txt"),
@@ -128,13 +162,14 @@ def loader_clips_per_second(root: Path, workers: int, batch_size: int, batches: 
             yield from loader
 
     batches_iter = endless()
-    for _ in range(max(workers, 1)):  # every worker has started and delivered once
+    for _ in range(max(workers, 1)):
         next(batches_iter)
-    start = time.perf_counter()
+    pids = [child.pid for child in multiprocessing.active_children()]
+    cpu, wall = _cpu_seconds(pids), time.perf_counter()
     clips = sum(next(batches_iter)["video"].shape[0] for _ in range(batches))
-    rate = clips / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - wall, _cpu_seconds(pids) - cpu
     del batches_iter, loader
-    return rate
+    return clips / wall, clips / cpu
 
 
 def _load() -> str:
@@ -169,37 +204,44 @@ def main() -> None:
     prepared_samples = [(str(Path(name).with_suffix(".mp4")), label) for name, label in samples]
     print(f"prepare: {prepare_cost:.1f} s per video per worker ({cores} workers; nan = prepared by an earlier run)", flush=True)
 
-    one_core: dict[str, list[float]] = {name: [] for name in sets}
-    loader: dict[tuple[str, int], list[float]] = {(name, w): [] for name in ("raw", "prepared") for w in args.workers}
+    inputs = {name: (root, prepared_samples if name != "raw" else samples) for name, root in sets.items()}
+    one_core: dict[str, list[tuple[float, float]]] = {name: [] for name in sets}
+    loader: dict[tuple[str, int], list[tuple[float, float]]] = {(n, w): [] for n in ("raw", "prepared") for w in args.workers}
     for repeat in range(args.repeats):
-        for name, root in sets.items():
-            one_core[name].append(clips_per_second_one_core(root, prepared_samples if name != "raw" else samples,
-                                                            args.clips, seed=repeat))  # fmt: skip
-            print(f"  round {repeat + 1} one core {name:13s} {one_core[name][-1]:6.2f} clips/s  ({_load()})", flush=True)
+        for name, seconds in one_core_seconds(inputs, args.clips, seed=repeat).items():
+            one_core[name].append(seconds)
+            print(f"  round {repeat + 1} one core {name:13s} {args.clips / seconds[0]:6.2f} clips/CPU-s "
+                  f"{args.clips / seconds[1]:6.2f} clips/s  ({_load()})", flush=True)  # fmt: skip
         for workers in args.workers:
             for name in ("raw", "prepared"):
-                rate = loader_clips_per_second(sets[name], workers, args.batch_size, args.batches)
-                loader[name, workers].append(rate)
-                print(f"  round {repeat + 1} loader {workers} worker(s) {name:9s} {rate:6.2f} clips/s  ({_load()})", flush=True)
+                loader[name, workers].append(loader_rate(sets[name], workers, args.batch_size, args.batches))
+                wall_rate, cpu_rate = loader[name, workers][-1]
+                print(f"  round {repeat + 1} loader {workers} worker(s) {name:9s} {wall_rate:6.2f} clips/s "
+                      f"{cpu_rate:6.2f} clips/worker-CPU-s  ({_load()})", flush=True)  # fmt: skip
 
-    median = {name: statistics.median(rates) for name, rates in one_core.items()}
-    print(f"\nOne core (one process, one decoder thread), {args.clips} clips per round, median of {args.repeats}:")
-    print("| videos | clips/s per core | ms per clip | vs raw |\n|---|---:|---:|---:|")
+    # Rates from the summed seconds of all rounds: each round weighs by the clips it measured.
+    per_cpu = {name: args.clips * len(runs) / sum(cpu for cpu, _ in runs) for name, runs in one_core.items()}
+    per_wall = {name: args.clips * len(runs) / sum(wall for _, wall in runs) for name, runs in one_core.items()}
+    print(f"\nOne core (one process, one decoder thread, sets interleaved clip by clip), {args.clips} clips x {args.repeats} rounds:")
+    print("| videos | clips per CPU-second | CPU ms per clip | vs raw | wall clips/s (shared machine) | vs raw |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name in sets:
-        print(f"| {name} | {median[name]:.2f} | {1000 / median[name]:.0f} | {median[name] / median['raw']:.1f}x |")
+        print(f"| {name} | {per_cpu[name]:.2f} | {1000 / per_cpu[name]:.0f} | {per_cpu[name] / per_cpu['raw']:.1f}x "
+              f"| {per_wall[name]:.2f} | {per_wall[name] / per_wall['raw']:.1f}x |")  # fmt: skip
     print(f"\nLoader (VideoDataModule.train_dataloader, batch {args.batch_size}, {args.batches} timed batches), median of {args.repeats}:")
-    print("| workers | raw clips/s | prepared clips/s | prepared / raw | prepared vs 1 worker |\n|---:|---:|---:|---:|---:|")
-    loader_median = {key: statistics.median(rates) for key, rates in loader.items()}
-    first = args.workers[0]
+    print("| workers | raw clips/s | prepared clips/s | prepared / raw | raw clips/worker-CPU-s | prepared clips/worker-CPU-s |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    med = {key: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)) for key, runs in loader.items()}
     for workers in args.workers:
-        raw, prepared = loader_median["raw", workers], loader_median["prepared", workers]
-        print(f"| {workers} | {raw:.2f} | {prepared:.2f} | {prepared / raw:.1f}x | {prepared / loader_median['prepared', first]:.2f}x |")
+        (raw, raw_cpu), (prepared, prepared_cpu) = med["raw", workers], med["prepared", workers]
+        print(f"| {workers} | {raw:.2f} | {prepared:.2f} | {prepared / raw:.1f}x | {raw_cpu:.2f} | {prepared_cpu:.2f} |")
     for gpu in args.gpu_clips_per_s:
-        print(f"GPU at {gpu:.0f} clips/s needs {gpu / median['prepared']:.0f} cores on prepared videos, "
-              f"{gpu / median['raw']:.0f} on raw ones (per-core rates above)")  # fmt: skip
+        print(f"GPU at {gpu:.0f} clips/s needs {gpu / per_cpu['prepared']:.0f} cores on prepared videos, "
+              f"{gpu / per_cpu['raw']:.0f} on raw ones (clips per CPU-second above)")  # fmt: skip
     print(f"\n{_load()}")
     if args.json:
-        figures = {"one_core": one_core, "loader": {f"{name}/{w}": rates for (name, w), rates in loader.items()},
+        figures = {"one_core_cpu_wall_seconds": one_core, "clips_per_round": args.clips,
+                   "loader_wall_cpu_rates": {f"{name}/{w}": rates for (name, w), rates in loader.items()},
                    "prepare_seconds_per_video_per_worker": prepare_cost, "raw_mbit_per_s": raw_bytes * 8 / SECONDS / 1e6}  # fmt: skip
         Path(args.json).write_text(json.dumps(figures, indent=2))
 
