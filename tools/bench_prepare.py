@@ -91,15 +91,23 @@ def make_raw_videos(folder: Path, count: int, workers: int) -> list[tuple[str, i
     return samples
 
 
-def prepare_copy(raw: Path, out: Path, gop: int, workers: int) -> float:
-    """Prepares ``raw`` into ``out`` (skipped when done); returns seconds per video per worker."""
+def prepare_copy(raw: Path, out: Path, gop: int, workers: int) -> None:
+    """Prepares ``raw`` into ``out`` with the default settings but ``gop`` (skipped when done)."""
     from a2video.data.prepare import PrepareSettings, prepare_dataset
 
-    start = time.perf_counter()
-    summary = prepare_dataset(raw, out, PrepareSettings(gop=gop), lists=[str(raw / "train.txt")], workers=workers,
-                              progress=False)  # fmt: skip
-    seconds = time.perf_counter() - start
-    return seconds * workers / summary.prepared if summary.prepared else float("nan")
+    prepare_dataset(raw, out, PrepareSettings(gop=gop), lists=[str(raw / "train.txt")], workers=workers, progress=False)
+
+
+def prepare_cost(raw: Path, samples, count: int) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) per video of ``a2video prepare``'s defaults, in this process."""
+    from a2video.data.prepare import PrepareSettings, prepare_video
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, _ in samples[:count]:
+            result = prepare_video(raw / name, Path(scratch, name), name, PrepareSettings(), min_frames=1)
+            assert result.status == "prepared", result
+    return (time.process_time() - cpu) / count, (time.perf_counter() - wall) / count
 
 
 def one_core_seconds(sets: dict[str, tuple[Path, list]], clips: int, seed: int) -> dict[str, tuple[float, float]]:
@@ -199,10 +207,11 @@ def main() -> None:
     raw_bytes = sum((sets["raw"] / name).stat().st_size for name, _ in samples) / len(samples)
     print(f"{len(samples)} raw videos {WIDTH}x{HEIGHT}, {FPS} fps, {SECONDS} s, key frame every {RAW_GOP}: "
           f"{raw_bytes * 8 / SECONDS / 1e6:.2f} Mbit/s ({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
-    prepare_cost = prepare_copy(sets["raw"], sets["prepared"], 16, cores)
+    prepare_copy(sets["raw"], sets["prepared"], 16, cores)
     prepare_copy(sets["raw"], sets["resized only"], RAW_GOP, cores)
     prepared_samples = [(str(Path(name).with_suffix(".mp4")), label) for name, label in samples]
-    print(f"prepare: {prepare_cost:.1f} s per video per worker ({cores} workers; nan = prepared by an earlier run)", flush=True)
+    cost = prepare_cost(sets["raw"], samples, min(2, len(samples)))
+    print(f"prepare (defaults, one process): {cost[0]:.1f} CPU-s per video, {cost[1]:.1f} s wall ({_load()})", flush=True)
 
     inputs = {name: (root, prepared_samples if name != "raw" else samples) for name, root in sets.items()}
     one_core: dict[str, list[tuple[float, float]]] = {name: [] for name in sets}
@@ -242,7 +251,7 @@ def main() -> None:
     if args.json:
         figures = {"one_core_cpu_wall_seconds": one_core, "clips_per_round": args.clips,
                    "loader_wall_cpu_rates": {f"{name}/{w}": rates for (name, w), rates in loader.items()},
-                   "prepare_seconds_per_video_per_worker": prepare_cost, "raw_mbit_per_s": raw_bytes * 8 / SECONDS / 1e6}  # fmt: skip
+                   "prepare_cpu_wall_seconds_per_video": cost, "raw_mbit_per_s": raw_bytes * 8 / SECONDS / 1e6}  # fmt: skip
         Path(args.json).write_text(json.dumps(figures, indent=2))
 
 
