@@ -490,16 +490,24 @@ def prepare_dataset(
                 if complete:  # otherwise the error that stopped the run is the one to report
                     raise PrepareError(f"cannot write {report_path}: {_one_line(error)}") from None
         if complete:
-            summary.lists = _write_prepared_lists(dst_root, paths, list_samples, classes)
+            summary.lists = _write_prepared_lists(dst_root, paths, list_samples, classes, owner)
         return summary
     finally:
         lock.close()
 
 
 def _write_prepared_lists(
-    dst_root: Path, paths: Sequence[str], list_samples: dict[str, list[Sample]], classes: list[str] | None
+    dst_root: Path,
+    paths: Sequence[str],
+    list_samples: dict[str, list[Sample]],
+    classes: list[str] | None,
+    owner: dict[str, str],
 ) -> ListBuildReport | None:
-    """The input lists (or ``all.txt``) for the prepared root; left-out videos go to ``missing_<list>``."""
+    """The input lists (or ``all.txt``) for the prepared root; left-out videos go to ``missing_<list>``.
+
+    ``owner`` maps an output to the input it was made from, so ``a.mkv`` is never listed as the
+    ``a.mp4`` made from ``a.avi``.
+    """
     if classes is None:
         tree = _tree_lists(paths)
         if tree is None:
@@ -508,7 +516,7 @@ def _write_prepared_lists(
 
     def resolve(listed: str) -> str | None:
         target = output_name(listed)
-        return target if (dst_root / target).exists() else None
+        return target if owner.get(target) == listed and (dst_root / target).exists() else None
 
     return write_found_lists(dst_root, classes, list_samples, resolve)
 

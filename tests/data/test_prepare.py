@@ -119,13 +119,14 @@ def test_prepare_lists_report_bad_and_short_inputs_and_rewrite_lists(tmp_path):
     write_video(raw / "good1.avi", coded_frames(40), fps=25)
     write_video(raw / "good2.mp4", coded_frames(40), fps=25)
     write_video(raw / "short.mp4", coded_frames(6), fps=25)
+    write_video(raw / "good1.mkv", coded_frames(20), fps=25)  # would also become good1.mp4
     (raw / "text.mp4").write_text("not a video\n")
     good = (raw / "good2.mp4").read_bytes()
     (raw / "truncated.mp4").write_bytes(good[: len(good) // 3])
     lists = tmp_path / "lists"
     write_classes(lists / "classes.txt", ["a", "b"])
     write_list(lists / "train.txt", [("good1.avi", 0), ("text.mp4", 1), ("short.mp4", 0), ("gone.mp4", 1)])
-    write_list(lists / "val.txt", [("good2.mp4", 1), ("truncated.mp4", 0)])
+    write_list(lists / "val.txt", [("good2.mp4", 1), ("truncated.mp4", 0), ("good1.mkv", 1)])
     dst = tmp_path / "prepared"
 
     summary = prepare_dataset(raw, dst, PrepareSettings(short_side=32), lists=[str(lists / "train.txt"), str(lists / "val.txt")],
@@ -134,15 +135,17 @@ def test_prepare_lists_report_bad_and_short_inputs_and_rewrite_lists(tmp_path):
     assert summary.prepared == 2
     with open(dst / "prepare_report.csv", newline="") as handle:
         report = {row["path"]: row for row in csv.DictReader(handle)}
-    assert set(report) == {"text.mp4", "short.mp4", "gone.mp4", "truncated.mp4"}
+    assert set(report) == {"text.mp4", "short.mp4", "gone.mp4", "truncated.mp4", "good1.mkv"}
+    assert report["good1.mkv"]["status"] == "failed" and "same output good1.mp4 as good1.avi" in report["good1.mkv"]["reason"]
     assert report["short.mp4"]["status"] == "too_short" and report["short.mp4"]["frames"] == "6"
     assert report["text.mp4"]["status"] == "unreadable" and "cannot open" in report["text.mp4"]["reason"]
     assert report["gone.mp4"]["status"] == "unreadable"
     assert report["truncated.mp4"]["status"] in ("unreadable", "too_short")
-    assert summary.left_out == {"unreadable": 3, "too_short": 1} or summary.left_out == {"unreadable": 2, "too_short": 2}
+    assert summary.left_out in ({"unreadable": 3, "too_short": 1, "failed": 1}, {"unreadable": 2, "too_short": 2, "failed": 1})
     assert read_classes(dst / "classes.txt") == ["a", "b"]
     assert read_list(dst / "train.txt") == [("good1.mp4", 0)]
-    assert read_list(dst / "val.txt") == [("good2.mp4", 1)]
+    assert read_list(dst / "val.txt") == [("good2.mp4", 1)]  # not good1.mkv as good1.mp4
+    assert read_list(dst / "missing_val.txt") == [("truncated.mp4", 0), ("good1.mkv", 1)]
     assert read_list(dst / "missing_train.txt") == [("text.mp4", 1), ("short.mp4", 0), ("gone.mp4", 1)]
     assert sorted(p.name for p in dst.iterdir() if p.suffix == ".mp4") == ["good1.mp4", "good2.mp4"]
 
