@@ -100,7 +100,7 @@ def prepare_copy(raw: Path, out: Path, gop: int, workers: int) -> None:
 
 def prepare_cost(raw: Path, samples, count: int) -> tuple[float, float]:
     """(CPU seconds, wall seconds) per video of ``a2video prepare``'s defaults, in this process."""
-    from a2video.data.prepare import PrepareSettings, prepare_video
+    from a2video.data.transcode import PrepareSettings, prepare_video
 
     cpu, wall = time.process_time(), time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:

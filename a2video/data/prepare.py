@@ -18,6 +18,9 @@ Safety, since a run over 240,000 videos takes hours and will be interrupted:
 - ``DST/prepare.json`` records the settings; another run with other settings is refused
   rather than mixing two encodings in one folder.
 - When every input has been handled, the list files for the prepared root are written into it.
+
+This module runs a dataset (destination checks, lock, worker pool, report, lists, command line);
+:mod:`a2video.data.transcode` does one video.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import csv
 import errno
 import fcntl
 import io
-import itertools
 import json
 import multiprocessing
 import os
@@ -40,16 +42,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path, PurePosixPath
-from typing import Literal
 
-import av
 from tqdm import tqdm
 
-from a2video.data.encoding import add_h264_stream
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.scan import ListBuildReport, find_videos, write_found_lists
+from a2video.data.transcode import (
+    TMP_SUFFIX,
+    PrepareResult,
+    PrepareSettings,
+    init_worker,
+    one_line,
+    output_name,
+    prepare_job,
+)
 from a2video.errors import A2VideoError
 from a2video.files import atomic_write
 
@@ -57,45 +64,14 @@ SETTINGS_FILE = "prepare.json"
 REPORT_FILE = "prepare_report.csv"
 LOCK_FILE = ".prepare.lock"
 TREE_LIST = "all.txt"
-TMP_SUFFIX = ".prepare.tmp"
 REPORT_COLUMNS = ("path", "status", "reason", "frames")
 # Temporary files this module (or atomic_write) leaves behind when killed.
 STALE_TMP = re.compile(r"^\..+\.\d+" + re.escape(TMP_SUFFIX) + r"$")
 STALE_ATOMIC_TMP = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
 
-Status = Literal["prepared", "unreadable", "too_short", "failed", "write_error"]
-
 
 class PrepareError(A2VideoError):
     """A prepare run that cannot start or has to stop (bad destination, full disk, ...)."""
-
-
-@dataclass(frozen=True)
-class PrepareSettings:
-    """How videos are re-encoded; recorded in ``prepare.json``.
-
-    Attributes:
-        short_side: Short side after scaling down (never up; sizes rounded to even).
-        gop: Frames between key frames, so a seek decodes at most this many frames.
-        crf: x264 constant rate factor.
-        preset: x264 preset.
-    """
-
-    short_side: int = 320
-    gop: int = 16
-    crf: int = 23
-    preset: str = "veryfast"
-
-
-@dataclass
-class PrepareResult:
-    """What happened to one input video (``path`` relative to the source root)."""
-
-    path: str
-    status: Status
-    reason: str = ""
-    frames: int = 0
-    errno: int | None = None
 
 
 @dataclass
@@ -109,184 +85,20 @@ class PrepareSummary:
     lists: ListBuildReport | None = None
 
 
-class _InputError(Exception):
-    """The source video cannot be read; ``args[0]`` is the one-line reason."""
-
-
-def output_name(relative: str) -> str:
-    """The prepared video's path for an input path: same folders and stem, ``.mp4``."""
-    return PurePosixPath(relative).with_suffix(".mp4").as_posix()
-
-
-def temporary_path(final: Path) -> Path:
-    """Hidden name beside ``final`` that a video is written to before it is checked."""
-    return final.with_name(f".{final.name}.{os.getpid()}{TMP_SUFFIX}")
-
-
-def output_size(height: int, width: int, short_side: int) -> tuple[int, int]:
-    """(height, width) with the short side scaled down to ``short_side``, both even (yuv420p)."""
-    scale = min(1.0, short_side / min(height, width))
-    return max(2, int(round(height * scale / 2)) * 2), max(2, int(round(width * scale / 2)) * 2)
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(f"{type(error).__name__}: {error}".split())
-
-
-def _decoded_frames(container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
-    """The frames of the first video stream in presentation order; read errors become ``_InputError``."""
-    stream = container.streams.video[0]
-    stream.thread_count = 1  # one process per core already
-    frames = container.decode(stream)
-    while True:
-        try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        except Exception as error:  # PyAV raises many types for damaged input
-            raise _InputError(f"decoding failed: {_one_line(error)}") from error
-        yield frame
-
-
-def transcode(source: Path, target: Path, settings: PrepareSettings) -> int:
-    """Re-encodes the first video stream of ``source`` into the mp4 ``target``.
-
-    Returns:
-        The number of frames decoded from the source, all of which were encoded.
-
-    Raises:
-        _InputError: If the source cannot be opened or decoded, or has no frame or frame rate.
-        Exception: Whatever writing ``target`` raised (an ``OSError`` for a full disk).
-    """
-    try:
-        source_container = av.open(str(source))
-    except Exception as error:
-        raise _InputError(f"cannot open: {_one_line(error)}") from error
-    with source_container:
-        if not source_container.streams.video:
-            raise _InputError("no video stream")
-        video = source_container.streams.video[0]
-        rate = video.average_rate or video.guessed_rate or video.base_rate
-        if not rate:
-            raise _InputError("no frame rate in the header")
-        frames = _decoded_frames(source_container)
-        first = next(frames, None)
-        if first is None:
-            raise _InputError("no frame could be decoded")
-        height, width = output_size(first.height, first.width, settings.short_side)
-        count, input_error = 0, None
-        with av.open(str(target), mode="w", format="mp4") as output:
-            stream = add_h264_stream(output, rate=Fraction(rate), width=width, height=height,
-                                     crf=settings.crf, gop_size=settings.gop, preset=settings.preset)  # fmt: skip
-            try:
-                for frame in itertools.chain([first], frames):
-                    scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
-                    # Constant frame rate, frame i at i / rate: every frame kept, in display order.
-                    scaled.pts, scaled.time_base = count, 1 / Fraction(rate)
-                    output.mux(stream.encode(scaled))
-                    count += 1
-            except _InputError as error:
-                input_error = error  # raised once the output is closed, so closing cannot hide it
-            else:
-                output.mux(stream.encode(None))
-    if input_error is not None:
-        raise input_error
-    return count
-
-
-def count_frames(path: Path) -> int:
-    """Decodes every frame of a video and counts them."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_count = 1
-        return sum(1 for _ in container.decode(stream))
-
-
-_current_tmp: Path | None = None  # the worker's file in progress, for the SIGTERM handler
-
-
-def prepare_video(source: Path, final: Path, relative: str, settings: PrepareSettings, min_frames: int) -> PrepareResult:
-    """Prepares one video: temporary file, frame-count check, fsync, rename.
-
-    Never raises for a bad input or a write error: the result says what happened, so a worker
-    process only ever returns plain data.
-    """
-    global _current_tmp
-    tmp = temporary_path(final)
-    _current_tmp = tmp
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            frames = transcode(source, tmp, settings)
-        except _InputError as error:
-            return PrepareResult(relative, "unreadable", str(error))
-        if frames < min_frames:
-            return PrepareResult(relative, "too_short", f"{frames} frames, fewer than --min-frames {min_frames}", frames)
-        try:
-            written = count_frames(tmp)
-        except Exception as error:
-            return PrepareResult(relative, "failed", f"check failed: cannot decode the output: {_one_line(error)}", frames)
-        if written != frames:
-            return PrepareResult(relative, "failed", f"check failed: {frames} frames encoded, {written} decoded back", frames)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-        return PrepareResult(relative, "prepared", "", frames)
-    except Exception as error:  # writing failed: a full disk, a vanished folder, ...
-        return PrepareResult(relative, "write_error", f"writing {final}: {_one_line(error)}", errno=_errno_of(error))
-    finally:
-        tmp.unlink(missing_ok=True)
-        _current_tmp = None
-
-
-def _errno_of(error: BaseException) -> int | None:
-    while error is not None:
-        if getattr(error, "errno", None):
-            return error.errno
-        error = error.__cause__ or error.__context__
-    return None
-
-
-def _prepare_job(job: tuple[str, str, str, PrepareSettings, int]) -> PrepareResult:
-    src_root, dst_root, relative, settings, min_frames = job
-    return prepare_video(Path(src_root, relative), Path(dst_root, output_name(relative)), relative, settings, min_frames)
-
-
-def _worker_init() -> None:
-    """Workers stop with the main process (Linux) and remove their temporary file on SIGTERM.
-
-    Ctrl-C reaches the whole process group; only the main process acts on it (it terminates the
-    workers), so workers print no tracebacks of their own.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    if _current_tmp is not None:
-        with contextlib.suppress(OSError):
-            _current_tmp.unlink()
-    os._exit(128 + signum)
-
-
 def _run_jobs(jobs: Sequence[tuple], workers: int) -> Iterator[PrepareResult]:
     """Results in completion order; at most ``2 * workers`` jobs queued at a time."""
     if workers <= 1:
         for job in jobs:
-            yield _prepare_job(job)
+            yield prepare_job(job)
         return
     pending = iter(jobs)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as pool:
         running = set()
         try:
             while True:
                 for job in pending:
-                    running.add(pool.submit(_prepare_job, job))
+                    running.add(pool.submit(prepare_job, job))
                     if len(running) >= 2 * workers:
                         break
                 if not running:
@@ -488,7 +300,7 @@ def prepare_dataset(
                 _write_report(report_path, rows.values())
             except OSError as error:
                 if complete:  # otherwise the error that stopped the run is the one to report
-                    raise PrepareError(f"cannot write {report_path}: {_one_line(error)}") from None
+                    raise PrepareError(f"cannot write {report_path}: {one_line(error)}") from None
         if complete:
             summary.lists = _write_prepared_lists(dst_root, paths, list_samples, classes, owner)
         return summary

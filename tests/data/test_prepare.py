@@ -19,16 +19,11 @@ import numpy as np
 import pytest
 
 from a2video.data import prepare as prepare_module
+from a2video.data import transcode as transcode_module
 from a2video.data.encoding import write_video
 from a2video.data.lists import read_classes, read_list, write_classes, write_list
-from a2video.data.prepare import (
-    PrepareError,
-    PrepareSettings,
-    configure_prepare,
-    output_size,
-    prepare_dataset,
-    run_prepare,
-)
+from a2video.data.prepare import PrepareError, configure_prepare, prepare_dataset, run_prepare
+from a2video.data.transcode import PrepareSettings, output_size
 from video_codes import coded_frames, read_codes
 
 
@@ -193,7 +188,7 @@ def test_a_second_run_on_the_same_destination_is_refused(raw_tree, tmp_path):
 
 def test_full_disk_stops_the_run_and_the_next_run_continues(raw_tree, tmp_path, monkeypatch, capsys):
     dst = tmp_path / "prepared"
-    real_transcode = prepare_module.transcode
+    real_transcode = transcode_module.transcode
     calls = []
 
     def disk_fills_on_second_video(source, target, settings):
@@ -203,7 +198,7 @@ def test_full_disk_stops_the_run_and_the_next_run_continues(raw_tree, tmp_path, 
             raise OSError(errno.ENOSPC, "No space left on device", str(target))
         return real_transcode(source, target, settings)
 
-    monkeypatch.setattr(prepare_module, "transcode", disk_fills_on_second_video)
+    monkeypatch.setattr(transcode_module, "transcode", disk_fills_on_second_video)
     argv = [str(raw_tree), str(dst), "--short-side", "48", "--workers", "1"]
     with pytest.raises(PrepareError, match="the disk is full: writing .*No space left on device.*run the same command again"):
         run_prepare(args_for(*argv))
@@ -213,7 +208,7 @@ def test_full_disk_stops_the_run_and_the_next_run_continues(raw_tree, tmp_path, 
     assert len(decode_all(dst / finals[0])[0]) == 33
     assert not (dst / "all.txt").exists()  # lists only once every input is handled
 
-    monkeypatch.setattr(prepare_module, "transcode", real_transcode)
+    monkeypatch.setattr(transcode_module, "transcode", real_transcode)
     run_prepare(args_for(*argv))
     assert "prepared 2 videos" in capsys.readouterr().out
     assert len(read_list(dst / "all.txt")) == 3
