@@ -37,7 +37,8 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "demo": Command("a2video.engine.demo", "synthetic pre-train → fine-tune → multi-view test, on a CPU in minutes"),
     "synth": Command("a2video.data.commands", "generate the synthetic motion video sets"),
-    "lists": Command("a2video.data.commands", "build list files from real datasets (ucf101, kinetics, folder)"),
+    "lists": Command("a2video.data.commands", "build list files (ucf101, kinetics, hmdb51, ssv2, csv, folder)"),
+    "prepare": Command("a2video.data.prepare", "re-encode a dataset for fast loading (short side, key frames), resumable"),
     "check": Command("a2video.data.check", "scan videos before a run: unreadable, too short, odd files (CSV)"),
     "flops": Command("a2video.models.commands", "parameters and GMACs of one view"),
     "average-splits": Command("a2video.evaluation.commands", "mean of several splits' metrics.json"),

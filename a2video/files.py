@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_name(path)
+    tmp = temporary_path(path)
     try:
         with open(tmp, "xb") as f:
             write(f)
@@ -42,7 +43,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_name(path)
+    tmp = temporary_path(path)
     try:
         yield tmp
         with open(tmp, "rb") as f:
@@ -52,9 +53,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def _temporary_name(path: Path) -> Path:
-    # Hidden, unique per process and call, the real suffix last.
+_TEMPORARY = re.compile(r"^\..*\.\d+\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """A hidden name beside ``path``, unique per process and call, with ``path``'s suffix last
+    (so a muxer still infers the container from it)."""
+    path = Path(path)
     return path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one :func:`temporary_path` makes (what a killed writer leaves behind)."""
+    return _TEMPORARY.match(name) is not None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

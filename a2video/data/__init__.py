@@ -3,7 +3,9 @@
 Modules, in the order data flows through them:
 
 - ``lists``: read/write ``path label`` list files and ``classes.txt``.
-- ``ucf101``, ``kinetics``, ``folder`` (with ``scan``): build list files for a dataset.
+- ``ucf101``, ``kinetics``, ``hmdb51``, ``ssv2``, ``generic_csv``, ``folder`` (with ``scan``): build
+  list files for a dataset.
+- ``prepare`` (with ``transcode``): re-encode a dataset for fast decoding (``a2video prepare``).
 - ``sampling``: which frame numbers make up a clip (no I/O).
 - ``decoding``: read those frames (decord, PyAV fallback) as uint8 (T, H, W, C).
 - ``transforms``: crops/flips to uint8 (C, T, H, W); normalisation on the device.

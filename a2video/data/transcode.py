@@ -1,0 +1,216 @@
+"""One video of ``a2video prepare``: re-encode, check, rename; and the worker-process side.
+
+Everything here runs inside a worker process (or the main one with ``--workers 1``) and returns
+plain data: :func:`prepare_video` never raises for a bad input or a failed write, it says so in
+its :class:`PrepareResult`, and the orchestration in :mod:`a2video.data.prepare` decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import av
+
+from a2video.data.encoding import add_h264_stream
+from a2video.files import temporary_path
+
+
+Status = Literal["prepared", "unreadable", "too_short", "failed", "write_error"]
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    """How videos are re-encoded; recorded in ``prepare.json``.
+
+    Attributes:
+        short_side: Short side after scaling down (never up; sizes rounded to even).
+        gop: Frames between key frames, so a seek decodes at most this many frames.
+        crf: x264 constant rate factor.
+        preset: x264 preset.
+    """
+
+    short_side: int = 320
+    gop: int = 16
+    crf: int = 23
+    preset: str = "veryfast"
+
+
+@dataclass
+class PrepareResult:
+    """What happened to one input video (``path`` relative to the source root)."""
+
+    path: str
+    status: Status
+    reason: str = ""
+    frames: int = 0
+    errno: int | None = None
+
+
+class _InputError(Exception):
+    """The source video cannot be read; ``args[0]`` is the one-line reason."""
+
+
+def output_name(relative: str) -> str:
+    """The prepared video's path for an input path: same folders and stem, ``.mp4``."""
+    return PurePosixPath(relative).with_suffix(".mp4").as_posix()
+
+
+def output_size(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """(height, width) with the short side scaled down to ``short_side``, both even (yuv420p)."""
+    scale = min(1.0, short_side / min(height, width))
+    return max(2, int(round(height * scale / 2)) * 2), max(2, int(round(width * scale / 2)) * 2)
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and message."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def _decoded_frames(container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
+    """The frames of the first video stream in presentation order; read errors become ``_InputError``."""
+    stream = container.streams.video[0]
+    stream.thread_count = 1  # one process per core already
+    frames = container.decode(stream)
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except Exception as error:  # PyAV raises many types for damaged input
+            raise _InputError(f"decoding failed: {one_line(error)}") from error
+        yield frame
+
+
+def transcode(source: Path, target: Path, settings: PrepareSettings) -> int:
+    """Re-encodes the first video stream of ``source`` into the mp4 ``target``.
+
+    Returns:
+        The number of frames decoded from the source, all of which were encoded.
+
+    Raises:
+        _InputError: If the source cannot be opened or decoded, or has no frame or frame rate.
+        Exception: Whatever writing ``target`` raised (an ``OSError`` for a full disk).
+    """
+    try:
+        source_container = av.open(str(source))
+    except Exception as error:
+        raise _InputError(f"cannot open: {one_line(error)}") from error
+    with source_container:
+        if not source_container.streams.video:
+            raise _InputError("no video stream")
+        video = source_container.streams.video[0]
+        rate = video.average_rate or video.guessed_rate or video.base_rate
+        if not rate:
+            raise _InputError("no frame rate in the header")
+        frames = _decoded_frames(source_container)
+        first = next(frames, None)
+        if first is None:
+            raise _InputError("no frame could be decoded")
+        height, width = output_size(first.height, first.width, settings.short_side)
+        count, input_error = 0, None
+        with av.open(str(target), mode="w", format="mp4") as output:
+            stream = add_h264_stream(output, rate=Fraction(rate), width=width, height=height,
+                                     crf=settings.crf, gop_size=settings.gop, preset=settings.preset)  # fmt: skip
+            try:
+                for frame in itertools.chain([first], frames):
+                    scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+                    # Constant frame rate, frame i at i / rate: every frame kept, in display order.
+                    scaled.pts, scaled.time_base = count, 1 / Fraction(rate)
+                    output.mux(stream.encode(scaled))
+                    count += 1
+            except _InputError as error:
+                input_error = error  # raised once the output is closed, so closing cannot hide it
+            else:
+                output.mux(stream.encode(None))
+    if input_error is not None:
+        raise input_error
+    return count
+
+
+def count_frames(path: Path) -> int:
+    """Decodes every frame of a video and counts them."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_count = 1
+        return sum(1 for _ in container.decode(stream))
+
+
+_current_tmp: Path | None = None  # the worker's file in progress, for the SIGTERM handler
+
+
+def prepare_video(source: Path, final: Path, relative: str, settings: PrepareSettings, min_frames: int) -> PrepareResult:
+    """Prepares one video: temporary file, frame-count check, fsync, rename.
+
+    Never raises for a bad input or a write error: the result says what happened, so a worker
+    process only ever returns plain data.
+    """
+    global _current_tmp
+    tmp = temporary_path(final)
+    _current_tmp = tmp
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            frames = transcode(source, tmp, settings)
+        except _InputError as error:
+            return PrepareResult(relative, "unreadable", str(error))
+        if frames < min_frames:
+            return PrepareResult(relative, "too_short", f"{frames} frames, fewer than --min-frames {min_frames}", frames)
+        try:
+            written = count_frames(tmp)
+        except Exception as error:
+            return PrepareResult(relative, "failed", f"check failed: cannot decode the output: {one_line(error)}", frames)
+        if written != frames:
+            return PrepareResult(relative, "failed", f"check failed: {frames} frames encoded, {written} decoded back", frames)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+        return PrepareResult(relative, "prepared", "", frames)
+    except Exception as error:  # writing failed: a full disk, a vanished folder, ...
+        return PrepareResult(relative, "write_error", f"writing {final}: {one_line(error)}", errno=_errno_of(error))
+    finally:
+        tmp.unlink(missing_ok=True)
+        _current_tmp = None
+
+
+def _errno_of(error: BaseException) -> int | None:
+    while error is not None:
+        if getattr(error, "errno", None):
+            return error.errno
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def prepare_job(job: tuple[str, str, str, PrepareSettings, int]) -> PrepareResult:
+    """:func:`prepare_video` for (source root, destination root, relative path, settings, min frames)."""
+    src_root, dst_root, relative, settings, min_frames = job
+    return prepare_video(Path(src_root, relative), Path(dst_root, output_name(relative)), relative, settings, min_frames)
+
+
+def init_worker() -> None:
+    """Workers stop with the main process (Linux) and remove their temporary file on SIGTERM.
+
+    Ctrl-C reaches the whole process group; only the main process acts on it (it terminates the
+    workers), so workers print no tracebacks of their own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    if _current_tmp is not None:
+        with contextlib.suppress(OSError):
+            _current_tmp.unlink()
+    os._exit(128 + signum)
+
