@@ -137,11 +137,11 @@ class DumpBatchNorm(pl.Callback):
         self._dump(trainer, pl_module, "test")
 
 
-def expected_batchnorm_statistics(config: Path, checkpoint: Path, *, epoch: int, world_size: int,
-                                  num_batches: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def expected_batchnorm_statistics(config: Path, checkpoint: Path, *, epoch: int, world_size: int, num_batches: int,
+                                  ranks: list[int] | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Precise BN's statistics computed independently: each BatchNorm layer's inputs are read with a
     hook, and the per-channel mean and unbiased variance of each batch are averaged (in float64)
-    over the batches of a rank, then over the ranks."""
+    over the batches of a rank, then over the ranks (all of them, or those given)."""
     parsed = parse_config(["validate", "--config", str(config)])
     data = VideoDataModule(**parsed.data.as_dict())
     model = VideoClassifier(**parsed.model.as_dict())
@@ -162,7 +162,7 @@ def expected_batchnorm_statistics(config: Path, checkpoint: Path, *, epoch: int,
         layer.register_forward_pre_hook(record(name))
     per_rank = []
     with torch.no_grad():
-        for rank in range(world_size):
+        for rank in range(world_size) if ranks is None else ranks:
             for stats in seen.values():
                 stats.clear()
             loader = training_batches(data, epoch=epoch, rank=rank, world_size=world_size)
