@@ -43,6 +43,7 @@ from a2video.engine.checkpoints import (
 )
 from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.module import VideoClassifier
+from a2video.engine.precise_bn import PreciseBN
 from a2video.engine.runtime import CpuThreads, log_file_progress_bar, quiet_lightning_tips
 from a2video.errors import A2VideoError, ConfigError
 from a2video.files import atomic_write_text
@@ -88,6 +89,10 @@ def config_error_message(message: str, subcommand: str | None, known_keys: list[
     return f"{text}; `{where}` lists every key"
 
 
+def _train_clip(num_frames: int, crop_size: int) -> tuple[int, int, int]:
+    return (num_frames, crop_size, crop_size)
+
+
 class A2VideoCLI(LightningCLI):
     """LightningCLI with the run-folder layout, forced checkpointing and automatic resume."""
 
@@ -102,6 +107,10 @@ class A2VideoCLI(LightningCLI):
         })
         parser.add_argument("--resume", choices=["auto", "never"], default="auto",
                             help="fit: continue from the run folder's newest checkpoint (auto) or start over")
+        parser.add_lightning_class_args(PreciseBN, "precise_bn")
+        # The fully convolutional test window is the training clip: derived, never set twice.
+        parser.link_arguments(("data.num_frames", "data.crop_size"), "model.train_clip", compute_fn=_train_clip,
+                              apply_on="parse")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """Parse errors become one-line :class:`ConfigError` s instead of a usage dump."""

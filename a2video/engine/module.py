@@ -21,6 +21,7 @@ from torchmetrics import MeanMetric
 from a2video.engine import optim
 from a2video.engine.checkpoints import check_same_network
 from a2video.engine.evaluate import TestOutputs, evaluation_dir, write_test_results
+from a2video.engine.precision import EvalPrecision, eval_autocast
 from a2video.errors import A2VideoError, WeightsError
 from a2video.evaluation.metrics import label_ranks, to_numpy
 from a2video.models import create_model
@@ -63,6 +64,13 @@ class VideoClassifier(pl.LightningModule):
             confusion.png; defaults to ``<run folder>/test``.
         view_chunk: at most this many views go through the model at once during evaluation
             (bounds memory for 30-view testing).
+        eval_precision: precision of validation and test forwards: "32-true" (fp32, as the
+            reference toolkits test), "bf16-mixed", "16-mixed", or "train" (``trainer.precision``).
+        test_head: "global_pool", or "fully_conv": views larger than the training clip are
+            classified at every training-clip-sized window, softmax averaged (PySlowFast's test).
+            Changes no weight, so it can differ between ``fit`` and ``test``.
+        train_clip: (frames, height, width) of the training clips, the fully convolutional window;
+            the command line sets it from ``data.num_frames`` and ``data.crop_size``.
     """
 
     def __init__(
@@ -92,6 +100,9 @@ class VideoClassifier(pl.LightningModule):
         aggregate: Literal["softmax", "logits"] = "softmax",
         eval_dir: str | None = None,
         view_chunk: int = 32,
+        eval_precision: EvalPrecision = "32-true",
+        test_head: Literal["global_pool", "fully_conv"] = "global_pool",
+        train_clip: tuple[int, int, int] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -108,8 +119,13 @@ class VideoClassifier(pl.LightningModule):
         """Create the network; ``load_initial_weights`` applies ``pretrained`` and ``init_from``."""
         hp = self.hparams
         hp.num_classes = num_classes
+        head = {}
+        if hp.test_head == "fully_conv":
+            if hp.train_clip is None:
+                raise A2VideoError("model.test_head fully_conv needs model.train_clip (frames, height, width)")
+            head["fully_conv_clip"] = tuple(hp.train_clip)
         self.net = create_model(hp.model, num_classes=num_classes, base_width=hp.base_width, dropout=hp.dropout,
-                                **(hp.model_kwargs or {}))
+                                **(hp.model_kwargs or {}), **head)
         self._initial_weights_pending = False
         if load_initial_weights:
             self.load_initial_weights()
@@ -189,7 +205,10 @@ class VideoClassifier(pl.LightningModule):
         n, v = videos.shape[:2]
         flat = videos.flatten(0, 1)  # (N·V, C, T, H, W)
         chunk = max(1, self.hparams.view_chunk)
-        logits = torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
+        precision = eval_autocast(self.hparams.eval_precision, device_type=self.device.type,
+                                  weights_dtype=next(self.net.parameters()).dtype)
+        with precision:
+            logits = torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
         return logits.view(n, v, -1).float()
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:

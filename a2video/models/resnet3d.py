@@ -7,9 +7,11 @@ inflation is a name-for-name copy; an attention block after unit i of a stage li
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 BlockFactory = Callable[[int], nn.Module]
@@ -98,6 +100,11 @@ class ResNet3d(nn.Module):
         dropout: dropout probability before the classifier.
         norm_layer: normalisation layer factory for the backbone.
         zero_init_residual: start each unit's last BatchNorm at γ = 0 (helps training from scratch).
+        fully_conv_clip: (frames, height, width) of the training clips. When set, evaluation
+            (``eval()`` mode) of a larger clip is fully convolutional, as PySlowFast tests: the
+            classifier sees every window of the feature map that a training clip gives (stride 1),
+            and the result is the log of the windows' mean softmax. None (default), or a clip no
+            larger than the training one, pools globally (the same output as without it).
     """
 
     def __init__(
@@ -118,6 +125,7 @@ class ResNet3d(nn.Module):
         dropout: float = 0.5,
         norm_layer: Callable[[int], nn.Module] = nn.BatchNorm3d,
         zero_init_residual: bool = False,
+        fully_conv_clip: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if len(layers) != 4 or len(temporal_kernels) != 4 or len(spatial_strides) != 4:
@@ -132,6 +140,8 @@ class ResNet3d(nn.Module):
             count = layers[STAGES.index(stage)]
             if any(not 0 <= u < count for u in units):
                 raise ValueError(f"attention_placement[{stage!r}] = {units}: {stage} has units 0..{count - 1}")
+        if fully_conv_clip is not None and (len(fully_conv_clip) != 3 or min(fully_conv_clip) < 1):
+            raise ValueError(f"fully_conv_clip must be (frames, height, width), got {fully_conv_clip}")
         if placement and attention_layer is None:
             raise ValueError("attention_placement is given but attention_layer is None")
         for stage in temporal_pool_after:
@@ -179,6 +189,8 @@ class ResNet3d(nn.Module):
         self.fc: nn.Module = nn.Identity()
         self._init_weights(zero_init_residual)
         self.reset_classifier(num_classes)
+        # (t, h, w) of the features of one training clip: the fully convolutional test window.
+        self.fully_conv_window = None if fully_conv_clip is None else self.feature_size(fully_conv_clip)
 
     def _init_weights(self, zero_init_residual: bool) -> None:
         for name, module in self.named_modules():
@@ -212,12 +224,50 @@ class ResNet3d(nn.Module):
             x = getattr(self, f"tpool{index}")(x)
         return x
 
+    def feature_size(self, clip: Sequence[int]) -> tuple[int, int, int]:
+        """(t, h, w) of :meth:`forward_features` for a (frames, height, width) clip, by arithmetic."""
+        size = list(clip)
+        downsampling = [self.conv1, self.maxpool]
+        for index in range(1, 5):
+            for unit in getattr(self, f"layer{index}"):
+                downsampling += [unit.conv1, unit.conv2, unit.conv3]
+            downsampling.append(getattr(self, f"tpool{index}"))
+        for layer in downsampling:
+            if isinstance(layer, (nn.Conv3d, nn.MaxPool3d)):
+                kernel, stride, padding = (_triple(getattr(layer, a)) for a in ("kernel_size", "stride", "padding"))
+                size = [(n + 2 * p - k) // s + 1 for n, k, s, p in zip(size, kernel, stride, padding)]
+        return tuple(size)
+
     def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Global average pool, dropout and classifier: (N, F, t, h, w) → (N, num_classes)."""
+        """Average pool, dropout and classifier: (N, F, t, h, w) → (N, num_classes).
+
+        Pools globally, except in eval mode with ``fully_conv_clip`` set and features larger than a
+        training clip's: then see :meth:`forward_fully_conv`. ``pre_logits`` always pools globally.
+        """
+        window = self._test_window(features)
+        if window is not None and not pre_logits:
+            return self.forward_fully_conv(features, window)
         x = self.avgpool(features).flatten(1)  # (N, F)
         if pre_logits:
             return x
         return self.fc(self.dropout(x))
+
+    def _test_window(self, features: torch.Tensor) -> tuple[int, ...] | None:
+        """The fully convolutional window for these features, or None to pool globally."""
+        if self.training or self.fully_conv_window is None or self.num_classes == 0:
+            return None
+        size = tuple(features.shape[2:])
+        window = tuple(min(w, n) for w, n in zip(self.fully_conv_window, size))
+        return None if window == size else window  # one window = global pooling: the same numbers
+
+    def forward_fully_conv(self, features: torch.Tensor, window: Sequence[int]) -> torch.Tensor:
+        """PySlowFast's test head: classify every ``window`` of the features (stride 1), softmax
+        each, average: (N, F, t, h, w) → (N, K), the log of the mean probabilities (a softmax of it
+        gives them back, so multi-view averaging of softmax is unchanged)."""
+        pooled = F.avg_pool3d(features, tuple(window), stride=1)  # (N, F, t', h', w')
+        positions = pooled.flatten(2).transpose(1, 2)  # (N, P, F)
+        log_probs = F.log_softmax(self.fc(self.dropout(positions)), dim=-1)  # (N, P, K)
+        return torch.logsumexp(log_probs, dim=1) - math.log(positions.shape[1])  # (N, K)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
@@ -241,3 +291,7 @@ class ResNet3d(nn.Module):
         backbone without them (ImageNet, an I3D checkpoint) cannot provide."""
         return {f"{prefix}.{name}" for prefix, module in self.named_modules() if prefix.endswith(".attention")
                 for name in module.state_dict()}
+
+
+def _triple(value: int | Sequence[int]) -> tuple[int, int, int]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value, value)

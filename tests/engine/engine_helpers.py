@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,16 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import yaml
+from torch import nn
 
 from a2video.cli import main
+from a2video.data.transforms import normalize_video
 from a2video.engine import demo
+from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.demo import DemoSize
+from a2video.engine.lightning_cli import parse_config
+from a2video.engine.module import VideoClassifier
+from a2video.engine.precise_bn import training_batches
 
 TRAIN_VIDEOS = 10  # source set: one training video per class
 BATCH = 4
@@ -107,3 +114,59 @@ class TraceSteps(pl.Callback):
         }
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
+
+
+class DumpBatchNorm(pl.Callback):
+    """Save every BatchNorm layer's running statistics when an evaluation ends, with the epoch, to
+    ``<folder>/<validate|test>_rank<r>.pt`` (the sanity check is skipped)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def _dump(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        stats = {name: (m.running_mean.clone(), m.running_var.clone()) for name, m in pl_module.named_modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+        torch.save({"epoch": trainer.current_epoch, "stats": stats},
+                   Path(self.folder) / f"{stage}_rank{trainer.global_rank}.pt")
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self._dump(trainer, pl_module, "validate")
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        self._dump(trainer, pl_module, "test")
+
+
+def expected_batchnorm_statistics(config: Path, checkpoint: Path, *, epoch: int, world_size: int, num_batches: int,
+                                  ranks: list[int] | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Precise BN's statistics computed independently: each BatchNorm layer's inputs are read with a
+    hook, and the per-channel mean and unbiased variance of each batch are averaged (in float64)
+    over the batches of a rank, then over the ranks (all of them, or those given)."""
+    parsed = parse_config(["validate", "--config", str(config)])
+    data = VideoDataModule(**parsed.data.as_dict())
+    model = VideoClassifier(**parsed.model.as_dict())
+    model.build(data.num_classes, load_initial_weights=False)
+    model.load_state_dict(load_checkpoint(checkpoint)["state_dict"])
+    model.eval()
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+    seen: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {name: [] for name in layers}
+
+    def record(name: str):
+        def hook(module, inputs) -> None:
+            x = inputs[0].transpose(0, 1).flatten(1).double()  # (C, N·T·H·W)
+            seen[name].append((x.mean(1), x.var(1, correction=1)))
+        return hook
+
+    for name, layer in layers.items():
+        layer.train()  # batch statistics normalise, as in training, so later layers see training inputs
+        layer.register_forward_pre_hook(record(name))
+    per_rank = []
+    with torch.no_grad():
+        for rank in range(world_size) if ranks is None else ranks:
+            for stats in seen.values():
+                stats.clear()
+            loader = training_batches(data, epoch=epoch, rank=rank, world_size=world_size)
+            for batch in itertools.islice(loader, num_batches):
+                model(normalize_video(batch["video"]))
+            per_rank.append({name: tuple(torch.stack(s).mean(0) for s in zip(*stats)) for name, stats in seen.items()})
+    return {name: tuple(torch.stack([r[name][i] for r in per_rank]).mean(0).float() for i in (0, 1)) for name in layers}

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from a2video.data.lists import read_list
-from engine_helpers import load_checkpoint, run_ok, tiny_config, write_config
+from engine_helpers import expected_batchnorm_statistics, load_checkpoint, run_ok, tiny_config, write_config
 
 HERE = Path(__file__).resolve().parent
 DDP = ["--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu"]
@@ -120,6 +121,29 @@ def test_ddp_test_gathers_every_video_once(ddp_run, synthetic, tmp_path):
     np.testing.assert_allclose(a["logits"], b["logits"], rtol=1e-4, atol=1e-5)
     for key in ("clip_top1", "clip_top5", "video_top1", "video_top5", "mean_class_accuracy"):
         assert ddp_metrics[key] == pytest.approx(single_metrics[key]), key
+
+
+def test_ddp_precise_bn_averages_the_ranks_statistics(ddp_run, tmp_path):
+    """Each rank averages its own training batches' statistics, then the ranks average theirs:
+    both ranks validate with the mean over both ranks' batches."""
+    _, run_dir, config, _, resumed = ddp_run
+    assert resumed.returncode == 0
+    last = run_dir / "checkpoints" / "last.ckpt"
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    result = _a2video("validate", "--config", config, *DDP, "--ckpt_path", last, "--precise_bn.num_batches", 2,
+                      "--trainer.default_root_dir", tmp_path / "v",
+                      "--trainer.callbacks+=engine_helpers.DumpBatchNorm", f"--trainer.callbacks.folder={dump}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    saved = [torch.load(dump / f"validate_rank{rank}.pt") for rank in (0, 1)]
+    epoch = saved[0]["epoch"]
+    both = expected_batchnorm_statistics(config, last, epoch=epoch, world_size=2, num_batches=2)
+    rank0 = expected_batchnorm_statistics(config, last, epoch=epoch, world_size=2, num_batches=2, ranks=[0])
+    assert any(not torch.allclose(both[name][1], rank0[name][1], rtol=1e-3) for name in both), "ranks differ"
+    for rank in (0, 1):
+        for name, (mean, var) in saved[rank]["stats"].items():
+            np.testing.assert_allclose(mean.numpy(), both[name][0].numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+            np.testing.assert_allclose(var.numpy(), both[name][1].numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def _logged(output: str, key: str) -> float:

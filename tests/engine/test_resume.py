@@ -162,3 +162,41 @@ def test_resume_never_starts_over(synthetic, tmp_path, capsys):
     run_ok("fit", "--config", config, "--resume", "never", *_callbacks(("TraceSteps", "path", trace)))
     assert "resuming" not in capsys.readouterr().err
     assert [r["step"] for r in _trace(trace)] == list(range(STEPS_PER_EPOCH))
+
+
+# ------------------------------------------------------------------ precise BN
+# Precise BN recomputes BatchNorm statistics before every validation (each epoch here) from a loader
+# of its own. Training must not notice: same batches, rates and random numbers, the same weights.
+def _with_precise_bn(raw: dict) -> dict:
+    raw["precise_bn"] = {"num_batches": 2}
+    return raw
+
+
+@pytest.fixture(scope="module")
+def precise_uninterrupted(synthetic, tmp_path_factory) -> tuple[Path, list[dict]]:
+    root = tmp_path_factory.mktemp("resume_precise")
+    config = write_config(root / "p.yaml", _with_precise_bn(tiny_config(synthetic.source, root / "run", epochs=EPOCHS)))
+    trace = root / "trace.jsonl"
+    run_ok("fit", "--config", config, *_callbacks(("TraceSteps", "path", trace)))
+    return root / "run" / "checkpoints" / "last.ckpt", _trace(trace)
+
+
+def test_precise_bn_leaves_training_untouched(uninterrupted, precise_uninterrupted):
+    (last_a, trace_a), (last_p, trace_p) = uninterrupted, precise_uninterrupted
+    assert trace_p == trace_a, "precise BN changed the batches, rates or random numbers training saw"
+    a, p = load_checkpoint(last_a)["state_dict"], load_checkpoint(last_p)["state_dict"]
+    statistics = {k for k in a if k.endswith((".running_mean", ".running_var"))}
+    different = [k for k in a if k not in statistics and not torch.equal(a[k], p[k])]
+    assert not different, f"{len(different)} weights differ, first {different[0]}"
+    assert sum(not torch.equal(a[k], p[k]) for k in statistics) > len(statistics) // 2, "statistics recomputed"
+
+
+def test_rerun_with_precise_bn_resumes_exactly(precise_uninterrupted, synthetic, tmp_path):
+    last_p, trace_p = precise_uninterrupted
+    run_dir = tmp_path / "run"
+    config = write_config(tmp_path / "b.yaml", _with_precise_bn(tiny_config(synthetic.source, run_dir, epochs=EPOCHS)))
+    trace = tmp_path / "trace.jsonl"
+    _fit_crashing(config, trace, 3)  # mid-epoch 1, after epoch 0's validation
+    run_ok("fit", "--config", config, *_callbacks(("TraceSteps", "path", trace)))
+    assert _trace(trace) == trace_p
+    _assert_same_weights(last_p, run_dir / "checkpoints" / "last.ckpt")  # statistics included
