@@ -19,8 +19,8 @@ from torch.utils.data import default_collate
 from a2video.data.datasets import BadVideoLog, EvalVideoDataset, TrainVideoDataset, collate_train
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.loader import EpochSampler, ResumableLoader
-from a2video.data.transforms import normalize_video
 from a2video.errors import A2VideoError, ConfigError
+from a2video.models.preprocessing import IMAGENET, Preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,9 @@ class VideoDataModule(pl.LightningDataModule):
         self._samples: dict[str, list[Sample]] = {}
         self.datasets: dict[str, TrainVideoDataset | EvalVideoDataset] = {}
         self.bad_train_videos: BadVideoLog | None = None
+        # Mean/std/value range of the model's weights: VideoClassifier sets it at the start of each
+        # run (the weights decide, not this config); ImageNet until then.
+        self.preprocessing: Preprocessing = IMAGENET
 
     @property
     def class_names(self) -> list[str]:
@@ -303,5 +306,5 @@ class VideoDataModule(pl.LightningDataModule):
                 if self.bad_train_videos.add(path, reason):
                     log.warning("skipping unreadable training video %s (%s); drew another one", path, reason)
             self.bad_train_videos.check()
-        batch["video"] = normalize_video(batch["video"])
+        batch["video"] = self.preprocessing.normalize(batch["video"])
         return batch

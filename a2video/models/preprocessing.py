@@ -32,6 +32,8 @@ class Preprocessing:
         test_short_side: short side of test views.
         test_crop_size: side of the test crops.
         source: where these values come from (for messages).
+        clip_known: whether the clip settings come from how the weights were trained (False for 2D
+            ImageNet weights, which say nothing about frames; the defaults are then only defaults).
     """
 
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -43,6 +45,7 @@ class Preprocessing:
     test_short_side: int = 256
     test_crop_size: int = 256
     source: str = "torchvision ImageNet"
+    clip_known: bool = True
 
     def normalize(self, video: torch.Tensor) -> torch.Tensor:
         """uint8 (..., C, T, H, W) → float32 model input, on ``video``'s device."""
@@ -70,8 +73,8 @@ class Preprocessing:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     def with_clip(self, **changes: Any) -> Preprocessing:
-        """A copy with other clip settings (frames, stride, sizes, source)."""
-        return replace(self, **changes)
+        """A copy with other clip settings (frames, stride, sizes, source), which are then known."""
+        return replace(self, **{"clip_known": True, **changes})
 
     def describe(self) -> str:
         """One line for summaries: 'mean (0.45, 0.45, 0.45) std ... on [0, 1], 8×8, crop 224'."""
@@ -81,7 +84,7 @@ class Preprocessing:
                 f"frames, crop {self.crop_size}, test {self.test_short_side}/{self.test_crop_size} ({self.source})")
 
 
-IMAGENET = Preprocessing()
+IMAGENET = Preprocessing(clip_known=False)
 """torchvision's ImageNet statistics on [0, 1] (what ImageNet-inflated models are trained with)."""
 
 KINETICS_SLOWFAST = Preprocessing(mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225),
