@@ -38,9 +38,11 @@ class VideoClassifier(pl.LightningModule):
         base_width: model width (64 = the real ResNet; smaller for toy runs).
         dropout: dropout before the classifier.
         pretrained: 2D ImageNet weights to inflate: "imagenet" or a path to a ResNet state dict.
-        init_from: a checkpoint of this toolkit (``.ckpt``) or a plain 3D state dict to start from,
-            e.g. a Kinetics model for UCF-101 fine-tuning; its classifier is replaced when the
-            number of classes differs (or always, with ``replace_classifier``).
+        init_from: weights to start from, e.g. a Kinetics model for UCF-101 fine-tuning: a checkpoint
+            of this toolkit (``.ckpt``), a plain 3D state dict, a PySlowFast / pytorchvideo /
+            mmaction2 file, or a known public checkpoint (``pytorchvideo:i3d_r50_k400``, see
+            ``a2video convert --list``); its classifier is replaced when the number of classes
+            differs (or always, with ``replace_classifier``). Its preprocessing (mean/std) is used.
         replace_classifier: start the classifier from scratch even if the shapes would fit.
         model_kwargs: further builder arguments (``attention_placement``, ``reduction``, ...).
         lr: learning rate for ``reference_batch_size`` clips; scaled linearly with the global batch.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,7 +191,7 @@ def load_weights(model: nn.Module, source: str | os.PathLike, *, replace_classif
     if key in IMAGENET_SOURCES:
         state, fmt = imagenet_state_dict(key, getattr(model, "imagenet_arch", "resnet50")), "torchvision ImageNet"
     else:
-        path = hub.fetch(str(source)) if known else source
+        path = hub.fetch(str(source), progress=sys.stderr.isatty()) if known else source
         obj = read_checkpoint(path, "weights file")
         translated = foreign.translate(obj, model, path)
         if translated is not None:
