@@ -73,7 +73,7 @@ def run_predict(args: argparse.Namespace) -> None:
     done = sum(row["status"] == "ok" for row in rows)
     print(f"{len(rows)} videos ({len(rows) - done} failed), {spec.num_clips}x{spec.num_crops} views of "
           f"{spec.num_frames}x{spec.sampling_rate} frames at {spec.crop_size}px, {trained.model_name} on {device}: "
-          f"{elapsed:.1f} s, {done / elapsed if elapsed else 0:.2f} videos/s, "
+          f"{elapsed:.1f} s, {done / elapsed if elapsed else 0:.3g} videos/s, "
           f"{1000 * scorer.seconds_per_view():.0f} ms per view in the network")
     written = ["predictions.csv", "predictions.json"] + (["windows.csv", "timelines/"] if args.window else [])
     print(f"results in {out}: {', '.join(written)}")
