@@ -16,7 +16,14 @@ from a2video.data.datasets import EvalVideoDataset
 @pytest.fixture(scope="module")
 def exported(tiny_checkpoint, tmp_path_factory):
     out = tmp_path_factory.mktemp("exported")
-    assert main(["export", str(tiny_checkpoint.path), "--out", str(out)]) == 0
+    formats = ["torchscript", "export"]
+    try:
+        import onnx  # noqa: F401
+
+        formats.append("onnx")
+    except ImportError:  # the `test` extra installs it; without it only the ONNX test skips
+        pass
+    assert main(["export", str(tiny_checkpoint.path), "--out", str(out), "--format", *formats]) == 0
     return out
 
 
@@ -47,6 +54,7 @@ def test_torchscript_round_trip(exported, tiny_checkpoint):
 def test_onnx_round_trip_with_onnxruntime(exported, tiny_checkpoint):
     onnxruntime = pytest.importorskip("onnxruntime")
     onnx = pytest.importorskip("onnx")
+    assert (exported / "model.onnx").is_file()
     model = onnx.load(str(exported / "model.onnx"))
     assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) >= 17
     session = onnxruntime.InferenceSession(str(exported / "model.onnx"), providers=["CPUExecutionProvider"])
