@@ -39,7 +39,7 @@ COMMANDS: dict[str, Command] = {
     "synth": Command("a2video.data.commands", "generate the synthetic motion video sets"),
     "lists": Command("a2video.data.commands", "build list files from real datasets (ucf101, kinetics, folder)"),
     "flops": Command("a2video.models.commands", "parameters and GMACs of one view"),
-    "convert": Command("a2video.models.commands", "a PySlowFast / pytorchvideo / mmaction2 checkpoint → a2video checkpoint"),
+    "convert": Command("a2video.models.commands", "PySlowFast/pytorchvideo/mmaction2 weights → a2video .ckpt"),
     "predict": Command("a2video.inference.predict", "top-k classes of videos with a trained model (CSV, JSON)"),
     "export": Command("a2video.inference.export", "TorchScript, ONNX and torch.export files + preprocessing.json"),
     "features": Command("a2video.inference.features", "per-video pre-logit embeddings to .npz"),

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from a2video.data.datasets import EvalVideoDataset
-from a2video.data.decoding import BACKENDS, VideoDecodeError, probe_video, read_frames
+from a2video.data.decoding import BACKENDS, probe_video, read_frames
 from a2video.data.sampling import uniform_clip_indices
 from a2video.data.transforms import EvalClipTransform, short_side_size
 from a2video.errors import ConfigError
@@ -70,7 +70,8 @@ def pick_device(name: str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def video_views(paths: list[str], spec: ViewSpec, *, backend: str, workers: int) -> Iterator[tuple[str, torch.Tensor | None, str]]:
+def video_views(paths: list[str], spec: ViewSpec, *, backend: str,
+                workers: int) -> Iterator[tuple[str, torch.Tensor | None, str]]:
     """``(path, uint8 views (V, C, T, h, w) or None, error)`` per video, in order."""
     dataset = EvalVideoDataset([(path, 0) for path in paths], "", num_frames=spec.num_frames,
                                sampling_rate=spec.sampling_rate, num_clips=spec.num_clips, num_crops=spec.num_crops,
@@ -119,7 +120,8 @@ class Scorer:
     def _run(self, views: torch.Tensor, features: bool) -> np.ndarray:
         outputs = []
         for i in range(0, views.shape[0], self.view_chunk):
-            clips = self.trained.preprocessing.normalize(views[i : i + self.view_chunk].to(self.device))  # (v, C, T, H, W)
+            chunk = views[i : i + self.view_chunk].to(self.device)
+            clips = self.trained.preprocessing.normalize(chunk)  # (v, C, T, H, W) float
             start = time.perf_counter()
             if features:
                 out = self.net.forward_head(self.net.forward_features(clips), pre_logits=True)  # (v, F)
@@ -142,7 +144,3 @@ class Scorer:
 
     def seconds_per_view(self) -> float:
         return self.forward_seconds / max(1, self.forward_views)
-
-
-__all__ = ["Scorer", "ViewSpec", "VideoDecodeError", "add_view_arguments", "pick_device", "video_views",
-           "view_spec", "window_views"]

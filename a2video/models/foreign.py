@@ -160,8 +160,8 @@ def _check_nonlocal(state: Mapping[str, torch.Tensor], model: nn.Module, cfg: An
             raise WeightsError(f"{what} has a non-local block after {place}, the model has {kind} there "
                                "(use --model nl_r50 / model: nl_r50)")
         if not (block.scale and block.subsample):
-            raise WeightsError(f"{what}: non-local blocks scale the affinities and pool φ and g by 1×2×2; the model's "
-                               f"block at {place} has scale={block.scale}, subsample={block.subsample}")
+            raise WeightsError(f"{what}: non-local blocks scale the affinities and pool φ and g by 1×2×2; the "
+                               f"model's block at {place} has scale={block.scale}, subsample={block.subsample}")
 
 
 def _cfg_value(cfg: Any, keys: tuple[str, ...], default: Any) -> Any:

@@ -37,8 +37,8 @@ def test_checkpoint_holds_preprocessing_and_class_names(source_run):
 
 def test_predict_gives_the_test_scores(source_run, tmp_path):
     out = tmp_path / "pred"
-    run_ok("predict", source_run.dataset.test_list, "--video-root", source_run.dataset.video_root, "-c", source_run.last,
-           "--clips", TEST_CLIPS, "--crops", TEST_CROPS, "--out", out)
+    run_ok("predict", source_run.dataset.test_list, "--video-root", source_run.dataset.video_root,
+           "-c", source_run.last, "--clips", TEST_CLIPS, "--crops", TEST_CROPS, "--out", out)
     predicted = _csv(out / "predictions.csv")
     tested = _csv(source_run.dir / "test" / "predictions.csv")
     assert len(predicted) == len(tested) == len(read_list(source_run.dataset.test_list))
