@@ -41,6 +41,10 @@ COMMANDS: dict[str, Command] = {
     "prepare": Command("a2video.data.prepare", "re-encode a dataset for fast loading (short side, key frames), resumable"),
     "check": Command("a2video.data.check", "scan videos before a run: unreadable, too short, odd files (CSV)"),
     "flops": Command("a2video.models.commands", "parameters and GMACs of one view"),
+    "convert": Command("a2video.models.commands", "PySlowFast/pytorchvideo/mmaction2 weights → a2video .ckpt"),
+    "predict": Command("a2video.inference.predict", "top-k classes of videos with a trained model (CSV, JSON)"),
+    "export": Command("a2video.inference.export", "TorchScript, ONNX and torch.export files + preprocessing.json"),
+    "features": Command("a2video.inference.features", "per-video pre-logit embeddings to .npz"),
     "average-splits": Command("a2video.evaluation.commands", "mean of several splits' metrics.json"),
 }
 

@@ -20,8 +20,8 @@ from a2video.data.datasets import BadVideoLog, EvalVideoDataset, TrainVideoDatas
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.loader import EpochSampler, ResumableLoader
 from a2video.data.sampling import CLIP_PLACEMENTS
-from a2video.data.transforms import normalize_video
 from a2video.errors import A2VideoError, ConfigError
+from a2video.models.preprocessing import IMAGENET, Preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,9 @@ class VideoDataModule(pl.LightningDataModule):
         self._samples: dict[str, list[Sample]] = {}
         self.datasets: dict[str, TrainVideoDataset | EvalVideoDataset] = {}
         self.bad_train_videos: BadVideoLog | None = None
+        # Mean/std/value range of the model's weights: VideoClassifier sets it at the start of each
+        # run (the weights decide, not this config); ImageNet until then.
+        self.preprocessing: Preprocessing = IMAGENET
 
     @property
     def class_names(self) -> list[str]:
@@ -323,5 +326,5 @@ class VideoDataModule(pl.LightningDataModule):
                 if self.bad_train_videos.add(path, reason):
                     log.warning("skipping unreadable training video %s (%s); drew another one", path, reason)
             self.bad_train_videos.check()
-        batch["video"] = normalize_video(batch["video"])
+        batch["video"] = self.preprocessing.normalize(batch["video"])
         return batch

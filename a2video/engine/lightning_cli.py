@@ -47,6 +47,7 @@ from a2video.engine.precise_bn import PreciseBN
 from a2video.engine.runtime import CpuThreads, log_file_progress_bar, quiet_lightning_tips
 from a2video.errors import A2VideoError, ConfigError
 from a2video.files import atomic_write_text
+from a2video.models import hub
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
 # Values of --ckpt_path that Lightning resolves itself rather than reading a file.
@@ -177,7 +178,8 @@ class A2VideoCLI(LightningCLI):
         if ckpt_path and str(ckpt_path) not in _LIGHTNING_CKPT_KEYWORDS and "://" not in str(ckpt_path):
             check_checkpoint_file(ckpt_path)
         init_from = self.model.hparams.get("init_from")
-        if not ckpt_path and init_from and "://" not in str(init_from) and not Path(init_from).expanduser().is_file():
+        if (not ckpt_path and init_from and "://" not in str(init_from) and not hub.is_known(init_from)
+                and not Path(init_from).expanduser().is_file()):
             raise A2VideoError(f"model.init_from: checkpoint not found: {init_from}")
 
     def before_fit(self) -> None:

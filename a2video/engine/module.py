@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
+from pytorch_lightning.utilities import rank_zero_warn
 from torchmetrics import MeanMetric
 
 from a2video.engine import optim
@@ -25,7 +26,8 @@ from a2video.engine.precision import EvalPrecision, eval_autocast
 from a2video.errors import A2VideoError, WeightsError
 from a2video.evaluation.metrics import label_ranks, to_numpy
 from a2video.models import create_model
-from a2video.models.weights import load_initial_weights
+from a2video.models.preprocessing import IMAGENET, Preprocessing
+from a2video.models.weights import load_initial_weights, saved_preprocessing
 
 
 class VideoClassifier(pl.LightningModule):
@@ -37,9 +39,11 @@ class VideoClassifier(pl.LightningModule):
         base_width: model width (64 = the real ResNet; smaller for toy runs).
         dropout: dropout before the classifier.
         pretrained: 2D ImageNet weights to inflate: "imagenet" or a path to a ResNet state dict.
-        init_from: a checkpoint of this toolkit (``.ckpt``) or a plain 3D state dict to start from,
-            e.g. a Kinetics model for UCF-101 fine-tuning; its classifier is replaced when the
-            number of classes differs (or always, with ``replace_classifier``).
+        init_from: weights to start from, e.g. a Kinetics model for UCF-101 fine-tuning: a checkpoint
+            of this toolkit (``.ckpt``), a plain 3D state dict, a PySlowFast / pytorchvideo /
+            mmaction2 file, or a known public checkpoint (``pytorchvideo:i3d_r50_k400``, see
+            ``a2video convert --list``); its classifier is replaced when the number of classes
+            differs (or always, with ``replace_classifier``). Its preprocessing (mean/std) is used.
         replace_classifier: start the classifier from scratch even if the shapes would fit.
         model_kwargs: further builder arguments (``attention_placement``, ``reduction``, ...).
         lr: learning rate for ``reference_batch_size`` clips; scaled linearly with the global batch.
@@ -113,6 +117,9 @@ class VideoClassifier(pl.LightningModule):
         # ranks' means, which is off when the ranks hold different numbers of videos).
         self.val_means = nn.ModuleDict({name: MeanMetric() for name in ("clip_top1", "clip_top5", "loss")})
         self.test_metrics: dict[str, Any] | None = None
+        # What the weights expect (mean/std/value range, clip settings): from pretrained/init_from or
+        # a restored checkpoint; None = ImageNet. Saved in every checkpoint (on_save_checkpoint).
+        self.preprocessing: Preprocessing | None = None
 
     # ----------------------------------------------------------------- model
     def build(self, num_classes: int, load_initial_weights: bool = True) -> None:
@@ -134,10 +141,12 @@ class VideoClassifier(pl.LightningModule):
         """Inflate ``pretrained`` ImageNet weights, then load ``init_from``, into the network."""
         hp = self.hparams
         try:
-            load_initial_weights(self.net, pretrained=hp.pretrained, init_from=hp.init_from,
-                                 replace_classifier=hp.replace_classifier)
+            reports = load_initial_weights(self.net, pretrained=hp.pretrained, init_from=hp.init_from,
+                                           replace_classifier=hp.replace_classifier)
         except WeightsError as error:
             raise WeightsError(f"model.{error}") from None
+        for report in reports:  # init_from, loaded last, decides
+            self.preprocessing = report.preprocessing or self.preprocessing
 
     def configure_model(self) -> None:
         """Lightning hook: build the network once the number of classes is known.
@@ -161,6 +170,23 @@ class VideoClassifier(pl.LightningModule):
         if getattr(self, "_initial_weights_pending", False):
             self._initial_weights_pending = False
             self.load_initial_weights()
+        self._use_preprocessing()
+
+    def _use_preprocessing(self) -> None:
+        """Give the data module the weights' normalisation; warn where its clip settings differ."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is None or not hasattr(datamodule, "preprocessing"):
+            return
+        expected = self.preprocessing or IMAGENET
+        datamodule.preprocessing = expected
+        if not expected.clip_known or getattr(self, "_clip_settings_checked", False):
+            return  # 2D ImageNet weights say nothing about clips; and one warning per run is enough
+        self._clip_settings_checked = True
+        for key, config_value in clip_settings(datamodule).items():
+            if getattr(expected, key) != config_value:
+                rank_zero_warn(f"the weights expect {key}={getattr(expected, key)} ({expected.source}); the data "
+                               f"config's data.{key}={config_value} wins (it makes the clips); their mean/std are "
+                               "the weights'")
 
     def on_fit_start(self) -> None:
         self._apply_initial_weights()
@@ -277,9 +303,27 @@ class VideoClassifier(pl.LightningModule):
                                        schedule=schedule)
 
     # ------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Save what ``predict``/``export`` need besides the weights: preprocessing and class names."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        preprocessing = self.preprocessing or IMAGENET
+        names = None
+        if datamodule is not None and hasattr(datamodule, "class_names"):
+            preprocessing = preprocessing.with_clip(**clip_settings(datamodule))  # what the run actually used
+            names = list(datamodule.class_names)
+        checkpoint["a2video"] = {"preprocessing": preprocessing.to_dict(), "class_names": names}
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.net is None:  # restoring before configure_model (e.g. load_from_checkpoint)
             self.build(checkpoint["hyper_parameters"]["num_classes"], load_initial_weights=False)
         else:
             check_same_network(self.hparams, checkpoint.get("hyper_parameters") or {})
         self._initial_weights_pending = False  # the checkpoint's weights replace them
+        self.preprocessing = saved_preprocessing(checkpoint) or self.preprocessing
+
+
+def clip_settings(datamodule: Any) -> dict[str, int]:
+    """The data config's clip settings, under :class:`Preprocessing`'s names."""
+    return {"num_frames": datamodule.num_frames, "sampling_rate": datamodule.sampling_rate,
+            "crop_size": datamodule.crop_size, "test_short_side": datamodule.test_short_side,
+            "test_crop_size": datamodule.test_crop_size or datamodule.test_short_side}

@@ -40,7 +40,8 @@ def create_model(name: str, num_classes: int = 400, pretrained: str | None = Non
         num_classes: classifier outputs.
         pretrained: None (random init), "imagenet" (torchvision's ImageNet ResNet weights, inflated),
             or a path to a 2D ResNet state dict to inflate.
-        init_from: a 3D checkpoint to start from (see :func:`a2video.models.weights.load_weights`);
+        init_from: a 3D checkpoint or a known public checkpoint's name to start from (see
+            :func:`a2video.models.weights.load_weights`);
             its classifier is kept only when it has ``num_classes`` outputs.
         **kwargs: passed to the builder (``base_width``, ``dropout``, attention options, ...).
     """

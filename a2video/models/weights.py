@@ -5,10 +5,15 @@ Sources a model can start from (:func:`load_weights`):
 - ``"imagenet"`` (``imagenet1k_v1``, ``imagenet1k_v2``): torchvision's 2D ResNet weights, downloaded
   once into the torch hub cache, inflated to 3D (:mod:`a2video.models.inflate`);
 - a file holding a 2D ResNet state dict (e.g. ``resnet50-0676ba61.pth``), inflated the same way;
-- a file holding 3D weights: an a2video Lightning checkpoint (``.ckpt``) or a plain state dict.
+- a file holding 3D weights: an a2video Lightning checkpoint (``.ckpt``) or a plain state dict;
+- another toolkit's I3D checkpoint (PySlowFast ``.pyth`` / Caffe2 ``.pkl``, pytorchvideo ``.pyth``,
+  mmaction2 ``.pth``), renamed by :mod:`a2video.models.foreign`;
+- a public checkpoint by name (``pytorchvideo:i3d_r50_k400``, :mod:`a2video.models.hub`), downloaded
+  once into the torch hub cache.
 
 Whatever the source, the result is a :class:`WeightsReport` saying which of the model's tensors were
-loaded, which are new (attention blocks missing from the source start at identity; a classifier of
+loaded (and the :class:`~a2video.models.preprocessing.Preprocessing` the weights expect, when the
+source says), which are new (attention blocks missing from the source start at identity; a classifier of
 another size starts fresh) and which source tensors were left out. Anything else that does not fit
 (a missing backbone tensor, a shape mismatch, a tensor the model does not have) is a
 :class:`~a2video.errors.WeightsError` naming the tensors: a partial load is never silent.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +33,9 @@ import torch
 from torch import nn
 
 from a2video.errors import WeightsError
+from a2video.models import foreign, hub
 from a2video.models.inflate import inflate_state_dict
+from a2video.models.preprocessing import IMAGENET, Preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,7 @@ class WeightsReport:
     inflated: dict[str, int] = field(default_factory=dict)  # of those, 2D kernels repeated t > 1 times in time
     new: list[str] = field(default_factory=list)  # kept at their initialisation
     left_out: list[str] = field(default_factory=list)  # source tensors the model did not take
+    preprocessing: Preprocessing | None = None  # what the weights expect; None when the source does not say
 
     def summary(self) -> str:
         parts = [f"{self.format}: loaded {len(self.loaded)} tensors"]
@@ -80,8 +89,10 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> dict[s
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except Exception as error:  # torch raises many types for truncated, foreign or corrupt files
-        text = " ".join(str(error).split())[:300]
-        raise WeightsError(f"cannot read {what} {path}: {type(error).__name__}: {text}") from None
+        obj = None if _is_zip(path) else foreign.read_caffe2_pickle(path)  # PySlowFast's zoo: a plain pickle
+        if obj is None:
+            text = " ".join(str(error).split())[:300]
+            raise WeightsError(f"cannot read {what} {path}: {type(error).__name__}: {text}") from None
     if not isinstance(obj, dict):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a {what}")
     return obj
@@ -91,6 +102,21 @@ def _is_zip(path: Path) -> bool:
     # torch.save's format since 1.6 is a zip archive; only those can be memory-mapped.
     with open(path, "rb") as f:
         return f.read(4) == b"PK\x03\x04"
+
+
+def saved_preprocessing(obj: Mapping[str, Any]) -> Preprocessing | None:
+    """The preprocessing an a2video checkpoint was trained with (None in older checkpoints)."""
+    extra = obj.get("a2video")
+    if isinstance(extra, Mapping) and isinstance(extra.get("preprocessing"), Mapping):
+        return Preprocessing.from_dict(dict(extra["preprocessing"]))
+    return None
+
+
+def saved_class_names(obj: Mapping[str, Any]) -> list[str] | None:
+    """The class names an a2video checkpoint was trained on (None when it does not hold them)."""
+    extra = obj.get("a2video")
+    names = extra.get("class_names") if isinstance(extra, Mapping) else None
+    return [str(n) for n in names] if names else None
 
 
 def state_dict_from(obj: Mapping[str, Any], path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], str]:
@@ -151,7 +177,8 @@ def load_weights(model: nn.Module, source: str | os.PathLike, *, replace_classif
     Args:
         model: a :class:`~a2video.models.ResNet3d`; it says which of its tensors are the classifier
             and the attention blocks.
-        source: ``"imagenet"`` or a file path.
+        source: ``"imagenet"``, a known checkpoint's name (:data:`a2video.models.hub.KNOWN_CHECKPOINTS`)
+            or a file path.
         replace_classifier: keep the model's fresh classifier even when the source's has the same
             shape (fine-tuning on another label set of the same size).
 
@@ -159,19 +186,31 @@ def load_weights(model: nn.Module, source: str | os.PathLike, *, replace_classif
         WeightsError: the source cannot be read or does not fit the model (the names are listed).
     """
     key = str(source).lower()
+    known = hub.KNOWN_CHECKPOINTS.get(str(source))
+    preprocessing: Preprocessing | None = None
     if key in IMAGENET_SOURCES:
         state, fmt = imagenet_state_dict(key, getattr(model, "imagenet_arch", "resnet50")), "torchvision ImageNet"
     else:
-        state, fmt = state_dict_from(read_checkpoint(source, "weights file"), source)
+        path = hub.fetch(str(source), progress=sys.stderr.isatty()) if known else source
+        obj = read_checkpoint(path, "weights file")
+        translated = foreign.translate(obj, model, path)
+        if translated is not None:
+            report = _load_3d(model, translated.state, WeightsReport(str(source), translated.format),
+                              replace_classifier)
+            report.left_out = sorted(set(report.left_out) | set(translated.left_out))
+            report.preprocessing = known.preprocessing if known else translated.preprocessing
+            return report
+        state, fmt = state_dict_from(obj, path)
+        preprocessing = saved_preprocessing(obj)
     if _is_2d(state):
         if getattr(model, "imagenet_arch", "resnet50") is None:
             raise WeightsError(f"{source} holds 2D ResNet weights, and this model has no 2D ImageNet counterpart")
-        report = WeightsReport(str(source), f"{fmt} (2D, inflated)")
+        report = WeightsReport(str(source), f"{fmt} (2D, inflated)", preprocessing=IMAGENET)
         result = inflate_state_dict(model, state, new=_new_names(model, state, replace_classifier=True))
         report.loaded, report.inflated, report.new, report.left_out = (
             result.loaded, result.inflated, result.new, result.unused)
         return report
-    return _load_3d(model, state, WeightsReport(str(source), fmt), replace_classifier)
+    return _load_3d(model, state, WeightsReport(str(source), fmt, preprocessing=preprocessing), replace_classifier)
 
 
 def _new_names(model: nn.Module, state: Mapping[str, torch.Tensor], *, replace_classifier: bool) -> set[str]:
@@ -194,6 +233,9 @@ def _load_3d(model: nn.Module, state: dict[str, torch.Tensor], report: WeightsRe
     usable = {k: v for k, v in state.items() if k not in new}
     mismatched = [f"{k} {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in usable.items()
                   if k in own and v.shape != own[k].shape]
+    # BatchNorm's step counters are absent from Caffe2 files; they only matter with momentum=None.
+    counters = {k for k in own if k not in usable and k.endswith("num_batches_tracked")}
+    new |= counters
     missing = [k for k in own if k not in usable and k not in new]
     unexpected = [k for k in usable if k not in own]
     if mismatched or missing or unexpected:
