@@ -356,12 +356,11 @@ def thumbnail_strip(path: str, *, frames: int = THUMB_FRAMES, height: int = THUM
         frames: Frames in the strip.
         height: Height of the strip in pixels.
     """
-    from PIL import Image  # Pillow comes with matplotlib
-
-    from a2video.data.decoding import probe_video, read_frames
-
     if not os.path.isfile(path):
         return None
+    from PIL import Image  # Pillow comes with matplotlib
+
+    from a2video.data.decoding import probe_video, read_frames  # imports torch: only when needed
     try:
         info = probe_video(path)
         indices = np.linspace(0, info.num_frames - 1, frames + 2)[1:-1].round().astype(np.int64)
