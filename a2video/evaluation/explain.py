@@ -307,7 +307,9 @@ def _load_model(path: str | os.PathLike, model_name: str | None = None) -> tuple
         raise ConfigError(f"{path} does not say which model it holds; pass --model NAME")
     if "fc.weight" not in state:
         raise A2VideoError(f"{path} has no classifier weights (fc.weight)")
-    model = create_model(name, num_classes=int(state["fc.weight"].shape[0]), base_width=hp.get("base_width", 64),
+    # A plain state dict does not say its width; the stem's channel count is the base width.
+    width = hp.get("base_width") or (int(state["conv1.weight"].shape[0]) if "conv1.weight" in state else 64)
+    model = create_model(name, num_classes=int(state["fc.weight"].shape[0]), base_width=width,
                          dropout=hp.get("dropout", 0.5), **(hp.get("model_kwargs") or {}))
     try:
         model.load_state_dict(state)
