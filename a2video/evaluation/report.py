@@ -170,9 +170,11 @@ def _write_run_files(analysis: RunAnalysis, folder: Path) -> bytes:
     _write_csv(folder / MISCLASSIFIED_FILE, columns,
                [[f"{r[c]:.6f}" if isinstance(r[c], float) else r[c] for c in columns] for r in analysis.misclassified])
     run = analysis.run
-    png = plots.figure_png(plots.confusion_figure(
-        analysis.confusion, run.class_names, counts=len(run.class_names) <= 30,
-        title=f"{run.name}: confusion of {int(run.ok.sum())} scored videos (rows: true class)"))
+    title = f"{run.name}: confusion of {int(run.ok.sum())} scored videos"
+    if len(run.class_names) <= plots.NAMED_BARS:
+        png = plots.figure_png(plots.confusion_figure(analysis.confusion, run.class_names, title=title))
+    else:
+        png = plots.large_confusion_png(analysis.confusion, run.class_names, title)
     atomic_write(folder / CONFUSION_FULL_FILE, lambda f: f.write(png))
     return png
 
