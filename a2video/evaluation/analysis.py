@@ -449,7 +449,7 @@ def _view_tensor(arrays: dict[str, np.ndarray], ok: np.ndarray, views: int, path
         raise AnalysisError(f"{path}: {logits.shape[0] if logits.ndim else 0} logit rows for "
                             f"{scored.size} scored videos x {views} views")
     if np.array_equal(video, np.repeat(scored, views)) and np.array_equal(view, np.tile(np.arange(views), scored.size)):
-        return logits.reshape(scored.size, views, -1)
+        return logits.reshape(scored.size, views, logits.shape[1])
     row = np.searchsorted(scored, video)
     if (row >= scored.size).any() or not np.array_equal(scored[np.minimum(row, scored.size - 1)], video) \
             or ((view < 0) | (view >= views)).any():

@@ -296,3 +296,15 @@ def test_user_errors_are_one_line_and_name_the_file(tmp_path):
         analyze_command([str(tmp_path / "test")])
     with pytest.raises(ConfigError, match="2 names for 1 runs"):
         analyze_command([str(tmp_path / "test"), "--names", "a", "b"])
+
+
+def test_a_run_where_every_video_failed_still_gets_its_report(tmp_path):
+    n = 3
+    write_evaluation(tmp_path / "test", paths=[f"v{i}.mp4" for i in range(n)], labels=np.array([0, 1, 0]),
+                     ok=np.zeros(n, bool), errors=["truncated"] * n, view_logits=np.full((n, 2, 2), np.nan),
+                     class_names=["a", "b"], clips=2, crops=1)
+    analyze_command([str(tmp_path / "test")])
+    content = json.loads((tmp_path / "test" / "analysis.json").read_text())["runs"][0]
+    assert [p["video_top1"] for p in content["views_curve"]] == [0.0, 0.0]
+    assert [f["error"] for f in content["failed"]] == ["truncated"] * n
+    assert "Failed videos (3)" in (tmp_path / "test" / "report.html").read_text()
