@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,7 @@ class RunAnalysis:
     calibration: dict[str, dict[str, Any]]
     misclassified: list[dict[str, Any]]
     all_views_wrong: list[dict[str, Any]]
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]]
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready numbers and lists (no arrays)."""

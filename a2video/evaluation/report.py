@@ -219,7 +219,7 @@ def _cut(rows: list[Any], what: str, file: str | None = None) -> tuple[list[Any]
 
 def _page(analyses: list[RunAnalysis], comparison: dict[str, Any] | None, sections: list[str]) -> str:
     title = analyses[0].run.name if len(analyses) == 1 else f"{len(analyses)} test runs"
-    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
+    parts = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
              '<link rel="icon" href="data:,">',  # no favicon request, even on a web server
              f"<title>a2video report: {html.escape(title)}</title><style>{_CSS}</style></head><body>",
              f"<h1>a2video test report: {html.escape(title)}</h1>"]
