@@ -247,13 +247,17 @@ def analyze_run(run: TestRun, *, bins: int = CALIBRATION_BINS) -> RunAnalysis:
         view_right[start:stop] = view_rank == 0
         view_probs = softmax(chunk)  # (c, V, K)
         clip_conf[start:stop] = view_probs.max(axis=2)
-        # Softmax per view does not depend on the other views, so a subset's mean of view_probs
-        # is exactly what aggregate_views would give for that subset alone.
+        # Softmax per view does not depend on the other views, so a subset's sum of view_probs
+        # ranks the classes as aggregate_views would for that subset alone (a sum is a mean up to
+        # a positive factor). Sums per clip first: each subset then adds k slices, not k x crops.
         source = view_probs if run.aggregate == "softmax" else chunk
-        for i, (_, _, views) in enumerate(subsets):
-            rank = label_ranks(source[:, views].mean(axis=1), yc)  # (c,)
+        by_clip = source.reshape(len(chunk), run.clips, run.crops, -1)  # (c, clips, crops, K)
+        per_clip = {1: by_clip[:, :, run.crops // 2], run.crops: by_clip.sum(axis=2)}  # (c, clips, K)
+        ranking = source.mean(axis=1)  # (c, K), the all-views aggregate exactly as metrics computes it
+        for i, (_, used, views) in enumerate(subsets):
+            scores = ranking if views.size == run.views else per_clip[used][:, views[::used] // run.crops].sum(axis=1)
+            rank = label_ranks(scores, yc)  # (c,)
             hits[i] += ((rank < 1).sum(), (rank < top_k).sum())
-        ranking = source.mean(axis=1)  # (c, K)
         probabilities[start:stop] = ranking if run.aggregate == "softmax" else softmax(ranking)
         ranking_top[start:stop] = ranking.argmax(axis=1)  # first maximum: ties to the lower class
 
