@@ -83,10 +83,15 @@ def run_analyze(args: argparse.Namespace) -> None:
 
 def format_analysis(analyses: list, comparison: dict | None) -> str:
     """A few lines per run: accuracy with one view and with all, calibration, failures."""
-    lines = [f"{'run':<24}{'videos':>7}{'1 view':>8}{'all views':>10}{'mean class':>11}{'ECE':>7}"]
+    width = min(40, max(len(a.run.name) for a in analyses))
+
+    def short(name: str) -> str:
+        return name if len(name) <= width else "..." + name[-(width - 3):]
+
+    lines = [f"{'run':<{width}}{'videos':>7}{'1 view':>8}{'all views':>10}{'mean class':>11}{'ECE':>7}"]
     for analysis in analyses:
         run, curve = analysis.run, analysis.views_curve
-        lines.append(f"{run.name[-24:]:<24}{run.num_videos:>7}{curve[0]['video_top1']:>8.2f}"
+        lines.append(f"{short(run.name):<{width}}{run.num_videos:>7}{curve[0]['video_top1']:>8.2f}"
                      f"{curve[-1]['video_top1']:>10.2f}{run.metrics['mean_class_accuracy']:>11.2f}"
                      f"{analysis.calibration['video']['ece']:>7.2f}")
     lines.append("video top-1 (%) with the centre view and with all views; ECE in % per video")
@@ -103,6 +108,6 @@ def format_analysis(analyses: list, comparison: dict | None) -> str:
     for analysis in analyses:
         worst = analysis.confused_pairs[:3]
         if worst:
-            lines.append(f"{analysis.run.name[-24:]}: most confused: " + "; ".join(
+            lines.append(f"{short(analysis.run.name)}: most confused: " + "; ".join(
                 f"{p['true_name']} -> {p['predicted_name']} ({p['count']})" for p in worst))
     return "\n".join(lines)

@@ -50,6 +50,10 @@ def views_curve_figure(points: list[dict[str, Any]], *, crops: int, aggregate: s
         label = "centre crop" if used == 1 else f"{used} crops"
         ax.plot(views, [p["video_top1"] for p in line], f"-{style}", label=f"video top-1, {label}")
         ax.plot(views, [p["clip_top1"] for p in line], f":{style}", alpha=0.7, label=f"clip top-1, {label}")
+    values = [p[key] for p in points for key in ("video_top1", "clip_top1")]
+    low, high = min(values), max(values)
+    pad = max(0.0, 10.0 - (high - low)) / 2 + 1.0  # at least 10 points of range: no zoom on noise
+    ax.set_ylim(max(0.0, low - pad), min(101.0, high + pad))
     ax.set_xticks(sorted({p["views"] for p in points}))
     ax.set_xlabel("views per video (clips x crops)")
     ax.set_ylabel("accuracy (%)")
