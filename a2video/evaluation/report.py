@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from a2video.evaluation import plots
-from a2video.evaluation.analysis import RunAnalysis, analyze_run, compare_runs, load_test_run
+from a2video.evaluation.analysis import RunAnalysis, analyze_run, load_test_run
+from a2video.evaluation.compare import compare_runs
 from a2video.files import atomic_write
 
 REPORT_FILE = "report.html"

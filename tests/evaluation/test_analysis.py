@@ -19,9 +19,9 @@ from a2video.evaluation.analysis import (
     AnalysisError,
     analyze_run,
     calibration_summary,
-    compare_runs,
     load_test_run,
 )
+from a2video.evaluation.compare import compare_runs
 from a2video.evaluation.commands import configure_analyze, run_analyze
 
 CLIPS, CROPS, K = 4, 3, 6
