@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -61,23 +62,27 @@ def bench_analyze(videos: int, folder: Path) -> None:
     written = time.perf_counter() - t
     size = (test_dir / "view_logits.npz").stat().st_size / 2**30
 
-    t = time.perf_counter()
-    compute_metrics(logits, labels, ok)
-    reference = time.perf_counter() - t
+    reference = _timed(lambda scores=logits: compute_metrics(scores, labels, ok))
     del logits
-    t = time.perf_counter()
-    analysis = analyze_run(load_test_run(test_dir))
-    numbers = time.perf_counter() - t
-    del analysis
-    t = time.perf_counter()
-    output = write_analysis([test_dir], worst=0)
-    full = time.perf_counter() - t
+    numbers = _timed(lambda: analyze_run(load_test_run(test_dir)))
+    full, output = _timed(lambda: write_analysis([test_dir], worst=0), keep=True)
     page = output.report.stat().st_size / 2**20
     print(f"view_logits.npz: {size:.2f} GiB ({videos} x {clips * crops} x {classes}), written in {written:.1f} s")
-    print(f"reference compute_metrics (in memory):        {reference:6.1f} s")
-    print(f"analysis numbers (load npz + analyze_run):   {numbers:6.1f} s  = {numbers / reference:.2f} x reference")
-    print(f"write_analysis (numbers, files, plots, page): {full:6.1f} s  = {full / reference:.2f} x reference")
+    print("seconds (wall / CPU of this process); CPU time is barely inflated by other jobs on a shared box")
+    print(f"reference compute_metrics (in memory):        {reference[0]:6.1f} / {reference[1]:6.1f}")
+    for label, (wall, cpu) in (("analysis numbers (load npz + analyze_run):  ", numbers),
+                               ("write_analysis (numbers, files, plots, page)", full)):
+        print(f"{label} {wall:6.1f} / {cpu:6.1f}  = {wall / reference[0]:.2f} x reference (wall), "
+              f"{cpu / reference[1]:.2f} x (CPU)")
     print(f"report.html {page:.1f} MiB, views curve points: {len(output.analyses[0].views_curve)}")
+
+
+def _timed(work, keep: bool = False):
+    """(wall seconds, CPU seconds) of ``work()``; with ``keep``, also its result."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    times = (time.perf_counter() - wall, time.process_time() - cpu)
+    return (times, result) if keep else times
 
 
 def bench_explain(folder: Path) -> None:
@@ -115,16 +120,21 @@ def bench_explain(folder: Path) -> None:
     t = time.perf_counter()
     subprocess.run(command, check=True, env=env)
     end_to_end = time.perf_counter() - t
+    # CPU seconds of the child: unlike wall time, barely inflated by other jobs on a shared box.
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime
 
     clip = torch.randn(1, 3, 8, 256, 256)
     with torch.no_grad():
         model(clip)  # warm-up
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         model(clip)
-        forward = time.perf_counter() - t
-    print(f"a2video explain, fresh process, a2net_r50 400 classes, 10 s 320x240 video: {end_to_end:.1f} s")
+        forward, forward_cpu = time.perf_counter() - t, time.process_time() - c
+    print(f"a2video explain, fresh process, a2net_r50 400 classes, 10 s 320x240 video: {end_to_end:.1f} s wall, "
+          f"{cpu:.1f} s CPU (user + system, all threads)")
     print(f"reference: one forward of the same model on (1, 3, 8, 256, 256): {forward:.2f} s "
-          f"-> explain = {end_to_end / forward:.1f} x forward; torch threads {torch.get_num_threads()}")
+          f"wall, {forward_cpu:.2f} s CPU -> explain = {end_to_end / forward:.1f} x forward (wall), "
+          f"{cpu / forward_cpu:.1f} x (CPU); torch threads {torch.get_num_threads()}")
     print("outputs:", ", ".join(sorted(p.name for p in (folder / "explain").iterdir())))
 
 

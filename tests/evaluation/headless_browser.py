@@ -47,7 +47,7 @@ class _Pipe:
         self.events: list[dict[str, Any]] = []
 
     def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30.0) -> dict[str, Any]:
+             timeout: float = 90.0) -> dict[str, Any]:
         self.next_id += 1
         message = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
@@ -90,7 +90,7 @@ _IMAGES_JS = """JSON.stringify(Array.from(document.images).map(i => ({
 
 
 def load_page(browser: str, url: str, *, width: int = 1200, height: int = 900, screenshot: bool = False,
-              timeout: float = 60.0) -> PageResult:
+              timeout: float = 120.0) -> PageResult:
     """Loads ``url`` in a fresh headless browser and reports errors and images.
 
     Args:
