@@ -1,7 +1,7 @@
 """The analysis files and the self-contained ``report.html`` of one or several test runs.
 
 ``write_report(test_dir)`` is what ``a2video test`` calls at the end; ``write_analysis`` is the
-general form behind ``a2video analyze``. Written into the output folder, each atomically:
+general form behind ``a2video analyze`` (``configure_analyze`` / ``run_analyze``). Written into the output folder, each atomically:
 
 ``report.html``          the page: plots inline (base64 PNG), tables, thumbnails; no network
 ``analysis.json``        every number of the page (``runs``: one summary per run; ``comparison``)
@@ -15,6 +15,7 @@ With several runs the per-run CSV and PNG files go into one sub-folder per run.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import csv
 import html
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from a2video.errors import ConfigError
 from a2video.evaluation import plots
 from a2video.evaluation.analysis import RunAnalysis, analyze_run, load_test_run
 from a2video.evaluation.compare import compare_runs
@@ -134,6 +136,70 @@ def run_names(folders: list[Path]) -> list[str]:
         end += 1
     names = ["/".join(p[start:len(p) - end]) for p in parts]
     return names if len(set(names)) == len(names) else [str(f) for f in folders]
+
+
+def configure_analyze(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``a2video analyze RUN_TEST_DIR [MORE ...] [--out DIR]``."""
+    parser.description = ("Analyse finished test runs from their saved files (no video is decoded): accuracy "
+                          "against the number of views, per-class accuracy, confused pairs, calibration, the "
+                          "ensemble of runs over the same videos or the mean of splits; writes report.html.")
+    parser.add_argument("runs", nargs="+", metavar="RUN_TEST_DIR",
+                        help="test folders of `a2video test` (metrics.json, view_logits.npz)")
+    parser.add_argument("--out", help="output folder (default: the test folder for one run, "
+                                      "<common parent>/analysis for several)")
+    parser.add_argument("--names", nargs="+", help="run names for the tables (default: from the paths)")
+    parser.add_argument("--video-root", help="folder of the videos, for thumbnails of the worst videos "
+                                             "(default: data.video_root of the run's test_config.yaml)")
+    parser.add_argument("--worst", type=int, default=8, help="misclassified videos shown as thumbnails per run")
+
+
+def run_analyze(args: argparse.Namespace) -> None:
+    """``a2video analyze``: writes the analysis files and report.html, prints a summary.
+
+    Raises:
+        AnalysisError: A test folder is missing, incomplete or inconsistent (names the file).
+        ConfigError: ``--names`` does not match the runs, or ``--worst`` is negative.
+    """
+    if args.names is not None and len(args.names) != len(args.runs):
+        raise ConfigError(f"--names gives {len(args.names)} names for {len(args.runs)} runs")
+    if args.worst < 0:
+        raise ConfigError(f"--worst must be >= 0, got {args.worst}")
+    output = write_analysis(args.runs, out_dir=args.out, names=args.names, video_root=args.video_root,
+                            worst=args.worst)
+    print(format_analysis(output.analyses, output.comparison))
+    print(f"report: {output.report}")
+
+
+def format_analysis(analyses: list[RunAnalysis], comparison: dict[str, Any] | None) -> str:
+    """A few lines per run: accuracy with one view and with all, calibration, failures."""
+    width = min(40, max(len(a.run.name) for a in analyses))
+
+    def short(name: str) -> str:
+        return name if len(name) <= width else "..." + name[-(width - 3):]
+
+    lines = [f"{'run':<{width}}{'videos':>7}{'1 view':>8}{'all views':>10}{'mean class':>11}{'ECE':>7}"]
+    for analysis in analyses:
+        run, curve = analysis.run, analysis.views_curve
+        lines.append(f"{short(run.name):<{width}}{run.num_videos:>7}{curve[0]['video_top1']:>8.2f}"
+                     f"{curve[-1]['video_top1']:>10.2f}{run.metrics['mean_class_accuracy']:>11.2f}"
+                     f"{analysis.calibration['video']['ece']:>7.2f}")
+    lines.append("video top-1 (%) with the centre view and with all views; ECE in % per video")
+    if comparison is not None:
+        if comparison["kind"] == "ensemble":
+            e = comparison["ensemble"]
+            lines.append(f"ensemble (mean of softmax): video top-1 {e['video_top1']:.2f}, top-5 {e['video_top5']:.2f}")
+        elif comparison["kind"] == "splits":
+            m = comparison["splits"]["mean"]
+            lines.append(f"mean of {comparison['splits']['num_splits']} splits: video top-1 {m['video_top1']:.2f}, "
+                         f"clip top-1 {m['clip_top1']:.2f}")
+        else:
+            lines.append(f"no ensemble: {comparison['reason']}")
+    for analysis in analyses:
+        worst = analysis.confused_pairs[:3]
+        if worst:
+            lines.append(f"{short(analysis.run.name)}: most confused: " + "; ".join(
+                f"{p['true_name']} -> {p['predicted_name']} ({p['count']})" for p in worst))
+    return "\n".join(lines)
 
 
 def _default_out(folders: list[Path]) -> Path:
