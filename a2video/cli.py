@@ -45,6 +45,8 @@ COMMANDS: dict[str, Command] = {
     "predict": Command("a2video.inference.predict", "top-k classes of videos with a trained model (CSV, JSON)"),
     "export": Command("a2video.inference.export", "TorchScript, ONNX and torch.export files + preprocessing.json"),
     "features": Command("a2video.inference.features", "per-video pre-logit embeddings to .npz"),
+    "analyze": Command("a2video.evaluation.report", "views curve, per-class, calibration, ensembles of test runs"),
+    "explain": Command("a2video.evaluation.explain", "the A² attention maps of a model on one video (MP4, PNG)"),
     "average-splits": Command("a2video.evaluation.commands", "mean of several splits' metrics.json"),
 }
 

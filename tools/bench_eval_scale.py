@@ -18,6 +18,7 @@ rank 0's peak resident memory, before and during the test.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -51,6 +52,8 @@ def child(args: argparse.Namespace) -> None:
     class Data(pl.LightningDataModule):
         class_names = [f"class_{k:03d}" for k in range(args.classes)]
         num_classes = args.classes
+        views = {"test": (args.views // 3, 3) if args.views % 3 == 0 else (args.views, 1)}
+        video_root = None
 
         def eval_samples(self, stage: str) -> list[tuple[str, int]]:
             return [(f"video_{i:06d}.mp4", i % args.classes) for i in range(args.videos)]
@@ -72,8 +75,10 @@ def child(args: argparse.Namespace) -> None:
             self.seconds = time.perf_counter() - self.start
 
     timer = ResultPathTimer()
+    # Versions before report.html have no test_report option.
+    report = {"test_report": args.report} if "test_report" in inspect.signature(VideoClassifier).parameters else {}
     module = VideoClassifier(model="i3d_r26", num_classes=args.classes, eval_dir=str(Path(args.out) / "test"),
-                             view_chunk=args.views * args.batch)
+                             view_chunk=args.views * args.batch, **report)
     module.net = RandomLogits()
     trainer = pl.Trainer(accelerator="cpu", devices=args.processes, strategy="ddp" if args.processes > 1 else "auto",
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -94,7 +99,7 @@ def measure(python_path: str, processes: int, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, __file__, "--child", "--videos", str(args.videos), "--views", str(args.views),
                    "--classes", str(args.classes), "--batch", str(args.batch), "--processes", str(processes),
-                   "--out", out]
+                   "--out", out] + (["--report"] if args.report else [])
         env = {**os.environ, "PYTHONPATH": python_path, "OMP_NUM_THREADS": "1"}
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -111,6 +116,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64, help="videos per test batch")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--baseline", help="another checkout of the repository to measure the same way")
+    parser.add_argument("--report", action="store_true", help="also write report.html (this checkout only)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -9,6 +9,7 @@ and no logits travel as pickled Python objects. ``tools/bench_eval_scale.py`` me
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,6 +20,7 @@ import torch
 from a2video.errors import A2VideoError
 from a2video.evaluation import format_summary, write_evaluation
 from a2video.evaluation.metrics import to_numpy
+from a2video.evaluation.report import write_report
 
 _SLICE_BYTES = 64 * 2**20  # logits sent to rank 0 per collective call
 
@@ -124,8 +126,10 @@ def evaluation_dir(trainer: pl.Trainer, eval_dir: str | None) -> Path:
 
 def write_test_results(outputs: dict[str, np.ndarray] | None, out_dir: str | Path, *,
                        samples: Sequence[tuple[str, int]], class_names: Sequence[str], aggregate: str,
-                       partial: bool = False) -> dict[str, Any]:
-    """Write metrics.json, predictions.csv, view_logits.npz and confusion.png; print a summary.
+                       views: tuple[int, int] | None = None, partial: bool = False, report: bool = True,
+                       video_root: str | None = None) -> dict[str, Any]:
+    """Write metrics.json, predictions.csv, view_logits.npz and confusion.png (and report.html with
+    the analysis files); print a summary.
 
     Args:
         outputs: :meth:`TestOutputs.gather`'s arrays, sorted by list index.
@@ -133,9 +137,13 @@ def write_test_results(outputs: dict[str, np.ndarray] | None, out_dir: str | Pat
         samples: the test list, ``(path, label)`` per row.
         class_names: the classes, in label order.
         aggregate: how views are combined per video (``"softmax"`` or ``"logits"``).
+        views: (clips, crops) per video, recorded so the analysis knows which view is which.
         partial: the run was limited (``limit_test_batches``): score the prefix that was tested.
             Otherwise every video of the list must be present: a failed one arrives with
             ``ok=False`` and is counted as wrong, never dropped.
+        report: also write ``report.html`` (:func:`a2video.evaluation.report.write_report`); a
+            failure there is a warning, the results above are already written.
+        video_root: where the videos are, for the report's thumbnails.
     """
     indices = outputs["index"] if outputs is not None else np.zeros(0, dtype=np.int64)
     absent = np.setdiff1d(np.arange(len(samples)), indices)
@@ -149,6 +157,12 @@ def write_test_results(outputs: dict[str, np.ndarray] | None, out_dir: str | Pat
         paths=[str(samples[i][0]) for i in indices],
         labels=outputs["label"], ok=outputs["ok"], errors=[str(e) for e in outputs["error"]],
         view_logits=logits, class_names=list(class_names), aggregate=aggregate,
+        clips=views[0] if views else None, crops=views[1] if views else None,
     )
     print(format_summary(metrics, out_dir), flush=True)
+    if report:
+        try:
+            print(f"report: {write_report(out_dir, video_root=video_root)}", flush=True)
+        except A2VideoError as error:
+            print(f"a2video: warning: no report.html: {error.message()}", file=sys.stderr)
     return metrics

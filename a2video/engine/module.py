@@ -66,6 +66,8 @@ class VideoClassifier(pl.LightningModule):
         aggregate: how test views are combined per video: mean of "softmax" or mean of "logits".
         eval_dir: where ``test`` writes metrics.json, predictions.csv, view_logits.npz and
             confusion.png; defaults to ``<run folder>/test``.
+        test_report: ``test`` also writes ``report.html`` and the analysis files (per-class
+            accuracy, views curve, calibration, confusions; :mod:`a2video.evaluation.report`).
         view_chunk: at most this many views go through the model at once during evaluation
             (bounds memory for 30-view testing).
         eval_precision: precision of validation and test forwards: "32-true" (fp32, as the
@@ -103,6 +105,7 @@ class VideoClassifier(pl.LightningModule):
         freeze_bn_stats: bool = False,
         aggregate: Literal["softmax", "logits"] = "softmax",
         eval_dir: str | None = None,
+        test_report: bool = True,
         view_chunk: int = 32,
         eval_precision: EvalPrecision = "32-true",
         test_head: Literal["global_pool", "fully_conv"] = "global_pool",
@@ -231,8 +234,10 @@ class VideoClassifier(pl.LightningModule):
         n, v = videos.shape[:2]
         flat = videos.flatten(0, 1)  # (N·V, C, T, H, W)
         chunk = max(1, self.hparams.view_chunk)
-        precision = eval_autocast(self.hparams.eval_precision, device_type=self.device.type,
-                                  weights_dtype=next(self.net.parameters()).dtype)
+        # A StopIteration escaping a step would end Lightning's loop silently: default for a
+        # network without parameters.
+        weights_dtype = next((p.dtype for p in self.net.parameters()), torch.float32)
+        precision = eval_autocast(self.hparams.eval_precision, device_type=self.device.type, weights_dtype=weights_dtype)
         with precision:
             logits = torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
         return logits.view(n, v, -1).float()
@@ -279,7 +284,8 @@ class VideoClassifier(pl.LightningModule):
         datamodule = trainer.datamodule
         self.test_metrics = write_test_results(
             outputs, out_dir, samples=datamodule.eval_samples("test"), class_names=list(datamodule.class_names),
-            aggregate=self.hparams.aggregate, partial=trainer.limit_test_batches not in (1.0, None))
+            aggregate=self.hparams.aggregate, views=datamodule.views["test"], report=self.hparams.test_report,
+            video_root=datamodule.video_root, partial=trainer.limit_test_batches not in (1.0, None))
         for key in ("clip_top1", "clip_top5", "video_top1", "video_top5", "mean_class_accuracy"):
             self.log(f"test/{key}", float(self.test_metrics[key]), rank_zero_only=True)
 

@@ -3,6 +3,10 @@
 Pure NumPy (+ matplotlib for the confusion picture): no Lightning, no video I/O. Accuracies are
 percentages; failed videos always count as wrong. See ``metrics`` and ``writers`` for the exact
 definitions and file formats.
+
+After a test (imported on demand, not here, to keep this package light): ``analysis`` and
+``compare`` (numbers from the saved files), ``plots`` and ``report`` (``report.html``,
+``write_report``), ``attention_capture``, ``attention_render`` and ``explain`` (``a2video explain``).
 """
 
 from a2video.evaluation.metrics import (

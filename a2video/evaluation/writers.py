@@ -8,7 +8,8 @@ the same folder, then ``os.replace``), so an interrupted run never leaves a half
     The keys of ``EvaluationResult.summary()`` (``clip_top1``, ``clip_top5``, ``video_top1``,
     ``video_top5``, ``mean_class_accuracy`` in percent; ``num_videos``, ``num_failed_videos``,
     ``views_per_video``, ``num_classes``, ``top_k``, ``aggregate``, ``accuracy_unit``) plus
-    ``failed_videos``: a list of ``{"index", "path", "label", "error"}``.
+    ``failed_videos``: a list of ``{"index", "path", "label", "error"}``; ``num_clips`` and
+    ``num_crops`` when the caller gave them (view ``k * num_crops + j`` is clip k, crop j).
 ``predictions.csv``
     Header row, then one row per video in input order, columns ``PREDICTIONS_COLUMNS``:
     ``path``; ``label`` and ``prediction`` (class indices); ``status`` (``ok`` or
@@ -65,6 +66,8 @@ def write_evaluation(
     view_logits: Any,
     class_names: Sequence[str],
     aggregate: str = "softmax",
+    clips: int | None = None,
+    crops: int | None = None,
 ) -> dict[str, Any]:
     """Scores an evaluation and writes its result files (see the module docstring).
 
@@ -80,6 +83,9 @@ def write_evaluation(
         view_logits: (N, V, K) logits; failed videos' rows are ignored.
         class_names: (K,) class names.
         aggregate: ``"softmax"`` or ``"logits"``, how the views of a video are combined.
+        clips: Clips per video, recorded in ``metrics.json`` so that analysis knows which view is
+            which (optional; give it with ``crops``).
+        crops: Crops per clip; ``clips * crops`` must be the number of views.
 
     Returns:
         The content of ``metrics.json``.
@@ -97,6 +103,9 @@ def write_evaluation(
         )
     if logits.ndim != 3 or len(class_names) != logits.shape[-1]:
         raise ValueError(f"{len(class_names)} class names for view_logits of shape {logits.shape}")
+    if (clips is None) != (crops is None) or (clips is not None and clips * crops != logits.shape[1]):
+        raise ValueError(f"clips ({clips}) x crops ({crops}) must both be given and equal the "
+                         f"{logits.shape[1]} views per video")
     if ok.shape == logits.shape[:1]:  # otherwise compute_metrics reports the mismatch
         bad = ok & ~np.isfinite(logits).all(axis=(1, 2))
         for i in np.flatnonzero(bad):
@@ -111,6 +120,8 @@ def write_evaluation(
         {"index": int(i), "path": paths[i], "label": int(labels[i]), "error": _reason(errors[i])}
         for i in np.flatnonzero(~ok)
     ]
+    if clips is not None:
+        metrics["num_clips"], metrics["num_crops"] = int(clips), int(crops)
     csv_bytes = _predictions_csv(result, paths, labels, errors, class_names)
     atomic_write(out / PREDICTIONS_FILE, lambda f: f.write(csv_bytes))
     arrays = _view_logits_arrays(logits, labels, ok, paths, class_names, aggregate)
