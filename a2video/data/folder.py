@@ -20,6 +20,11 @@ from a2video.data.scan import ListBuildReport, find_videos, write_found_lists
 from a2video.errors import A2VideoError, ConfigError
 
 
+def _check_fractions(fractions: Sequence[float]) -> None:
+    if any(share < 0 for share in fractions) or sum(fractions) > 1:
+        raise ConfigError(f"fractions must be >= 0 and sum to at most 1, got {list(fractions)}")
+
+
 def split_per_class(
     samples: Sequence[Sample], fractions: Sequence[float], seed: int = 0
 ) -> list[list[Sample]]:
@@ -37,8 +42,7 @@ def split_per_class(
     Raises:
         ConfigError: If a fraction is negative or they add up to more than 1.
     """
-    if any(share < 0 for share in fractions) or sum(fractions) > 1:
-        raise ConfigError(f"fractions must be >= 0 and sum to at most 1, got {list(fractions)}")
+    _check_fractions(fractions)
     by_class: dict[int, list[Sample]] = defaultdict(list)
     for sample in sorted(samples):
         by_class[sample[1]].append(sample)
@@ -77,8 +81,7 @@ def split_groups_per_class(
     Raises:
         ConfigError: If a fraction is negative or they add up to more than 1.
     """
-    if any(share < 0 for share in fractions) or sum(fractions) > 1:
-        raise ConfigError(f"fractions must be >= 0 and sum to at most 1, got {list(fractions)}")
+    _check_fractions(fractions)
     groups: dict[int, dict[str, list[Sample]]] = defaultdict(lambda: defaultdict(list))
     for sample in sorted(samples):
         groups[sample[1]][group_of(sample[0])].append(sample)
