@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -385,14 +386,13 @@ def check_backend(backend: str, device: str = "cpu") -> None:
     """
     if backend not in BACKENDS:
         raise ConfigError(f"decoder backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if device != "cpu":
-        if backend != "torchcodec" or not device.startswith("cuda"):
-            raise ConfigError(f"decoding device {device!r} needs backend torchcodec and a CUDA device; "
-                              f"use device cpu with {backend}")  # fmt: skip
-        if not torch.cuda.is_available():
-            raise ConfigError(f"decoding device {device!r}: torch sees no CUDA device here; use device cpu")
+    if device != "cpu" and (backend != "torchcodec" or not device.startswith("cuda")):
+        raise ConfigError(f"decoding device {device!r} needs backend torchcodec and a CUDA device; "
+                          f"use device cpu with {backend}")  # fmt: skip
     if backend == "torchcodec":
         _torchcodec()
+    if device != "cpu" and not torch.cuda.is_available():
+        raise ConfigError(f"decoding device {device!r}: torch sees no CUDA device here; use device cpu")
 
 
 def resize_frames(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -400,6 +400,24 @@ def resize_frames(frames: torch.Tensor, height: int, width: int) -> torch.Tensor
     planes = frames.permute(0, 3, 1, 2).float()  # (N, 3, H, W)
     resized = F.interpolate(planes, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
     return resized.round_().clamp_(0, 255).to(frames.dtype).permute(0, 2, 3, 1)  # (N, height, width, 3)
+
+
+@contextmanager
+def _one_torch_thread():
+    """torch's thread pool at 1 thread for the duration (then as it was).
+
+    torchcodec copies each resized frame into its batch with a torch op; with more than one torch
+    thread (decoding in the main process) the pool's spinning threads cost 2.1-2.4x the CPU time
+    of the whole decode (docs/PERFORMANCE.md). DataLoader workers already run with 1.
+    """
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
 
 
 def _decode_torchcodec(
@@ -411,15 +429,17 @@ def _decode_torchcodec(
     # torchcodec applies the display rotation before its transforms, so sizes are displayed ones.
     # Its transforms run on the CPU only: CUDA frames are resized on the GPU below.
     resize = (height, width) != (info.height, info.width) and device == "cpu"
-    decoder = VideoDecoder(path, stream_index=info.stream_index, dimension_order="NHWC", num_ffmpeg_threads=num_threads,
-                           device=device, transforms=[Resize((height, width))] if resize else None)  # fmt: skip
-    if len(decoder) != info.num_frames:
-        raise _Disagreement(f"torchcodec counts {len(decoder)} frames where a player shows {info.num_frames}")
     unique, inverse = np.unique(indices, return_inverse=True)
     # Frame 0 comes along as the origin of the returned times: its index can be off by itself
     # (MPEG-4 AVI: index times are decode times, so every frame came back one picture early).
     wanted = unique if unique[0] == 0 else np.concatenate([[0], unique])
-    batch = decoder.get_frames_at(wanted.tolist())
+    with _one_torch_thread():
+        decoder = VideoDecoder(path, stream_index=info.stream_index, dimension_order="NHWC",
+                               num_ffmpeg_threads=num_threads, device=device,
+                               transforms=[Resize((height, width))] if resize else None)  # fmt: skip
+        if len(decoder) != info.num_frames:
+            raise _Disagreement(f"torchcodec counts {len(decoder)} frames where a player shows {info.num_frames}")
+        batch = decoder.get_frames_at(wanted.tolist())
     times = batch.pts_seconds.double().cpu().numpy()  # presentation times of the decoded frames
     if not np.allclose(times - times[0], info.timestamps[wanted], rtol=0, atol=_timestamp_tolerance(info)):
         raise _Disagreement("torchcodec returned frames whose timestamps are not those of the frames asked for")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import types
+from pathlib import Path
 from types import SimpleNamespace
 
 import av
@@ -39,6 +40,7 @@ class StandInDecoder:
     """
 
     calls: list[dict] = []
+    torch_threads: list[int] = []  # torch's thread count while frames were fetched
     shift = 0  # after frame 0, return the picture `shift` frames later than asked, with its true time
     extra_frames = 0  # claim this many more frames than the file has
 
@@ -57,6 +59,7 @@ class StandInDecoder:
         return len(self.pictures) + self.extra_frames
 
     def get_frames_at(self, indices: list[int]):
+        StandInDecoder.torch_threads.append(torch.get_num_threads())
         picked = [min(i + self.shift, len(self.pictures) - 1) if i else 0 for i in indices]
         return SimpleNamespace(data=torch.from_numpy(np.stack([self.pictures[i] for i in picked])),
                                pts_seconds=torch.tensor([self.times[i] for i in picked], dtype=torch.float64))  # fmt: skip
@@ -66,6 +69,7 @@ class StandInDecoder:
 def stand_in(monkeypatch):
     monkeypatch.setattr(decoding, "_torchcodec_loaded", (StandInDecoder, StandInResize))
     monkeypatch.setattr(StandInDecoder, "calls", [])
+    monkeypatch.setattr(StandInDecoder, "torch_threads", [])
     return StandInDecoder
 
 
@@ -139,6 +143,21 @@ def test_a_frame_count_that_differs_from_the_probe_is_refused(stand_in, coded_vi
     assert read_codes(read_frames(coded_video, np.array([99, 2]), backend="torchcodec")).tolist() == [99, 2]
 
 
+def test_torchcodec_runs_with_one_torch_thread_and_restores_the_count(stand_in, coded_video, monkeypatch):
+    # With 2 torch threads torchcodec's per-frame copies cost 2.1-2.4x the CPU (docs/PERFORMANCE.md).
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        read_frames(coded_video, np.array([5, 60]), (24, 64), backend="torchcodec", fallback=False)
+        assert stand_in.torch_threads == [1] and torch.get_num_threads() == 2
+        monkeypatch.setattr(stand_in, "extra_frames", 1)
+        with pytest.raises(VideoDecodeError):  # refused inside: the count comes back all the same
+            read_frames(coded_video, np.array([5]), backend="torchcodec", fallback=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_the_cuda_branch_decodes_on_the_device_and_resizes_there(stand_in, coded_video):
     # No GPU here: the stand-in takes device="cuda:1" like torchcodec and, like torchcodec's
     # CUDA decoders, ignores transforms; read_frames must then resize the frames itself.
@@ -198,3 +217,17 @@ def test_the_data_module_takes_torchcodec_and_hands_the_device_to_its_datasets(s
     assert data.datasets["test"].decode_device == "cuda:0"
     data.num_workers = 1
     assert data.test_dataloader().multiprocessing_context is not None
+
+
+def test_the_config_names_the_backend_and_the_decoding_device(monkeypatch):
+    from a2video.engine.lightning_cli import parse_config
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "ucf101_a2net_r50_split1.yaml"
+    parsed = parse_config(["fit", "--config", str(config), "--data.backend", "torchcodec", "--data.decode_device", "cuda"])
+    assert (parsed.data.backend, parsed.data.decode_device) == ("torchcodec", "cuda")
+    with pytest.raises(ConfigError, match="backend"):
+        parse_config(["fit", "--config", str(config), "--data.backend", "opencv"])
+    # Building the data module is where a missing torchcodec or GPU is reported.
+    monkeypatch.setattr(decoding, "_torchcodec_loaded", "it cannot be imported (simulated)")
+    with pytest.raises(ConfigError, match="a2video\\[torchcodec\\]"):
+        VideoDataModule(**parsed.data.as_dict())
