@@ -1,4 +1,5 @@
-"""Training-loader throughput: a2video's VideoDataModule against pytorchvideo's LabeledVideoDataset.
+"""Training-loader throughput: a2video's VideoDataModule against pytorchvideo's LabeledVideoDataset,
+and a2video's decoder backends (decord, torchcodec) against each other.
 
 Both read the same synthetic videos (320x240, 10 s, 25 fps, H.264 with a key frame
 every 2 s) with decord, take 8 frames at stride 8 from a random position, scale the
@@ -20,6 +21,14 @@ Before/after a change, in the same run (the two versions alternate, so both see 
 
     git archive <commit> a2video | tar -x -C /tmp/a2video_before
     python tools/bench_loader.py --loaders a2video a2video@baseline --baseline /tmp/a2video_before --probe-cost
+
+torchcodec against decord (``a2video`` is the data module with decord, its default), the whole
+loader with workers, then one clip's decode in one process::
+
+    python tools/bench_loader.py --loaders a2video a2video+torchcodec --backend-cost
+
+Every loader run also reports CPU seconds per clip: this process and its DataLoader workers,
+read from /proc (Linux), over the timed batches.
 """
 
 from __future__ import annotations
@@ -73,22 +82,40 @@ def prepare_videos(folder: Path, count: int) -> list[tuple[str, int]]:
     return samples
 
 
+def _tree_cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its live child processes (the DataLoader workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = time.process_time()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after the command name: state, ppid, ...
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == os.getpid():
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def _measure(batches, warmup: int, count: int, on_batch=None) -> dict[str, float]:
-    """Times ``count`` batches after ``warmup`` batches (worker start-up excluded)."""
+    """Times ``count`` batches after ``warmup`` batches (worker start-up excluded), in wall and CPU time."""
     iterator = iter(batches)
     start = time.perf_counter()
     for _ in range(warmup):
         next(iterator)
     first = time.perf_counter() - start
-    clips, start = 0, time.perf_counter()
+    clips, start, cpu_start = 0, time.perf_counter(), _tree_cpu_seconds()
     for _ in range(count):
         batch = next(iterator)
         if on_batch is not None:
             batch = on_batch(batch)
         clips += batch["video"].shape[0]
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _tree_cpu_seconds() - cpu_start
     video = batch["video"]
     return {"clips": clips, "seconds": seconds, "clips_per_s": clips / seconds, "startup_s": first,
+            "cpu_ms_per_clip": 1000 * cpu / clips,
             "batch": f"{str(video.dtype).replace('torch.', '')} {tuple(video.shape)}"}  # fmt: skip
 
 
@@ -98,7 +125,7 @@ def _endless(make_loader):
         yield from make_loader()
 
 
-def run_a2video(folder: Path, samples, args, normalise: bool) -> dict[str, float]:
+def run_a2video(folder: Path, samples, args, normalise: bool, backend: str = "decord") -> dict[str, float]:
     from a2video.data.lists import write_classes, write_list
     from a2video.engine.datamodule import VideoDataModule
 
@@ -107,7 +134,7 @@ def run_a2video(folder: Path, samples, args, normalise: bool) -> dict[str, float
     data = VideoDataModule(
         str(folder), train_list=str(folder / "bench_train.txt"), classes_file=str(folder / "bench_classes.txt"),
         num_frames=NUM_FRAMES, sampling_rate=STRIDE, train_scale_range=SCALE, crop_size=CROP,
-        batch_size=args.batch_size, num_workers=args.workers, persistent_workers=True,
+        batch_size=args.batch_size, num_workers=args.workers, persistent_workers=True, backend=backend,
     )  # fmt: skip
     loader = data.train_dataloader()
     # On a GPU, normalisation runs there after the copy; this variant charges it to the CPU.
@@ -183,7 +210,7 @@ def run_pytorchvideo(folder: Path, samples, args) -> dict[str, float]:
     return _measure(_endless(lambda: loader), args.warmup, args.batches)
 
 
-LOADERS = ("a2video", "a2video+cpu-normalise", "pytorchvideo", "a2video@baseline")
+LOADERS = ("a2video", "a2video+cpu-normalise", "pytorchvideo", "a2video@baseline", "a2video+torchcodec")
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -192,7 +219,8 @@ def _child(args: argparse.Namespace) -> None:
     if args.child == "pytorchvideo":
         result = run_pytorchvideo(folder, samples, args)
     else:  # a2video@baseline is the same code path, imported from --baseline (see _child_command)
-        result = run_a2video(folder, samples, args, normalise=args.child.endswith("normalise"))
+        backend = "torchcodec" if args.child.endswith("torchcodec") else "decord"
+        result = run_a2video(folder, samples, args, normalise=args.child.endswith("normalise"), backend=backend)
     print(json.dumps(result))
 
 
@@ -200,7 +228,7 @@ def _child_command(name: str, args: argparse.Namespace) -> tuple[list[str], dict
     """The command line and environment of one timed run; the baseline imports a2video from ``--baseline``."""
     command = [sys.executable, __file__, "--child", name] + [
         f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
-        if key not in ("child", "loaders", "baseline", "probe_cost")
+        if key not in ("child", "loaders", "baseline", "probe_cost", "backend_cost", "torch_threads")
     ]  # fmt: skip
     env = dict(os.environ)
     if name == "a2video@baseline":
@@ -280,6 +308,50 @@ def decode_costs(folder: Path, count: int, baseline: str | None, rounds: int = 3
         print(f"  {label:12s} {line}")
 
 
+def backend_costs(folder: Path, count: int, backends: list[str], torch_threads: int, rounds: int = 3) -> None:
+    """Prints one clip's decode time per backend, in one process, one decoder thread, at two output sizes.
+
+    The backends take turns on each clip (the order rotates every clip), so a load that comes
+    and goes on a shared machine reaches all of them alike; CPU time is this process's (what a
+    DataLoader worker spends), wall time is shown beside it. Ratios are medians of the per-clip
+    ratios against the first backend. Sizes: short side 256 (the test size; up from the files'
+    240 rows) and 128 (down). torch's thread count matters to torchcodec, which converts and
+    resizes with torch's thread pool: DataLoader workers run with 1, the default here.
+    """
+    import torch
+
+    from a2video.data.decoding import probe_video, read_frames
+
+    torch.set_num_threads(torch_threads)
+
+    paths = sorted(folder.glob("bench_*.mp4"))[:count]
+    infos = {path: probe_video(path) for path in paths}
+    rng = np.random.default_rng(0)
+    cpu: dict[tuple[str, str], list[float]] = {}
+    wall: dict[tuple[str, str], list[float]] = {}
+    turn = 0
+    for _ in range(rounds):
+        for path in paths:
+            start = int(rng.integers(0, infos[path].num_frames - (NUM_FRAMES - 1) * STRIDE))
+            indices = start + STRIDE * np.arange(NUM_FRAMES)
+            for label, size in (("256", (256, 341)), ("128", (128, 171))):
+                turn += 1
+                for backend in backends[turn % len(backends):] + backends[: turn % len(backends)]:
+                    begin_cpu, begin_wall = time.process_time(), time.perf_counter()
+                    read_frames(path, indices, size, backend, num_threads=1, info=infos[path])
+                    cpu.setdefault((label, backend), []).append(time.process_time() - begin_cpu)
+                    wall.setdefault((label, backend), []).append(time.perf_counter() - begin_wall)
+    reference = backends[0]
+    print(f"\nOne clip ({NUM_FRAMES} frames, stride {STRIDE}) decoded and resized in one process, 1 decoder thread, "
+          f"{torch_threads} torch thread(s) ({len(paths)} files x {rounds} rounds, medians):")  # fmt: skip
+    print(f"| output | backend | CPU ms per clip | wall ms per clip | CPU vs {reference} |\n|---|---|---:|---:|---:|")
+    for label in ("256", "128"):
+        for backend in backends:
+            ratios = [a / b for a, b in zip(cpu[(label, backend)], cpu[(label, reference)])]
+            print(f"| short side {label} | {backend} | {1000 * statistics.median(cpu[(label, backend)]):.1f} | "
+                  f"{1000 * statistics.median(wall[(label, backend)]):.1f} | {statistics.median(ratios):.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", type=int, default=32, help="number of benchmark videos")
@@ -295,6 +367,10 @@ def main() -> None:
                         "`git archive <commit> a2video | tar -x -C DIR`), timed as a2video@baseline")  # fmt: skip
     parser.add_argument("--probe-cost", action="store_true",
                         help="also time probe_video per file (MP4 and MKV) and one clip's decode, in one process")
+    parser.add_argument("--backend-cost", action="store_true",
+                        help="also time one clip's decode with decord, torchcodec (if installed) and PyAV, in one process")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch threads for --backend-cost (DataLoader workers use 1)")
     parser.add_argument("--child", choices=LOADERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -322,14 +398,18 @@ def main() -> None:
     if not loaders:
         if args.probe_cost:
             decode_costs(Path(args.video_dir), min(args.videos, 16), args.baseline)
+        if args.backend_cost:
+            backend_costs(Path(args.video_dir), min(args.videos, 16), _installed_backends(), args.torch_threads)
         return
     print(f"\nworkers={args.workers}, batch={args.batch_size}, {args.batches} timed batches, median of {args.repeats}")
-    print("| loader | clips/s | s per batch | start-up s | batch video |\n|---|---:|---:|---:|---|")
+    print("| loader | clips/s | CPU ms per clip | s per batch | start-up s | batch video |\n|---|---:|---:|---:|---:|---|")
     median = {name: statistics.median(run["clips_per_s"] for run in runs[name]) for name in loaders}
+    cpu = {name: statistics.median(run["cpu_ms_per_clip"] for run in runs[name]) for name in loaders}
     for name in loaders:
         startup = statistics.median(run["startup_s"] for run in runs[name])
         shape = runs[name][-1]["batch"]
-        print(f"| {name} | {median[name]:.1f} | {args.batch_size / median[name]:.3f} | {startup:.1f} | {shape} |")
+        print(f"| {name} | {median[name]:.1f} | {cpu[name]:.1f} | {args.batch_size / median[name]:.3f} | "
+              f"{startup:.1f} | {shape} |")
     if "a2video" in median and "pytorchvideo" in median:
         print(f"\nratio a2video / pytorchvideo: {median['a2video'] / median['pytorchvideo']:.2f}x")
     if "a2video+cpu-normalise" in median and "pytorchvideo" in median:
@@ -339,8 +419,23 @@ def main() -> None:
         per_run = ", ".join(f"{now['clips_per_s'] / before['clips_per_s']:.2f}" for now, before in pairs)
         print(f"\nratio a2video / a2video@baseline: {median['a2video'] / median['a2video@baseline']:.2f}x "
               f"(run by run: {per_run})")  # fmt: skip
+    if "a2video" in median and "a2video+torchcodec" in median:
+        pairs = list(zip(runs["a2video+torchcodec"], runs["a2video"]))
+        per_run = ", ".join(f"{tc['clips_per_s'] / dec['clips_per_s']:.2f}" for tc, dec in pairs)
+        cpu_runs = ", ".join(f"{tc['cpu_ms_per_clip'] / dec['cpu_ms_per_clip']:.2f}" for tc, dec in pairs)
+        print(f"\ntorchcodec / decord: clips/s {median['a2video+torchcodec'] / median['a2video']:.2f}x "
+              f"(run by run: {per_run}); CPU per clip {cpu['a2video+torchcodec'] / cpu['a2video']:.2f}x "
+              f"(run by run: {cpu_runs})")  # fmt: skip
     if args.probe_cost:
         decode_costs(Path(args.video_dir), min(args.videos, 16), args.baseline)
+    if args.backend_cost:
+        backend_costs(Path(args.video_dir), min(args.videos, 16), _installed_backends(), args.torch_threads)
+
+
+def _installed_backends() -> list[str]:
+    from a2video.data.decoding import torchcodec_available
+
+    return ["decord"] + (["torchcodec"] if torchcodec_available() else []) + ["pyav"]
 
 
 if __name__ == "__main__":

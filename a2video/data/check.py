@@ -8,9 +8,10 @@ processes. Each video ends in one status:
 - ``zero_frames``: a video stream without one decodable frame;
 - ``too_short``: fewer frames than a clip spans (its clips will repeat the last frame);
 - ``odd``: readable, but worth knowing (``flags``): ``several_streams``, ``variable_rate``,
-  ``rotated`` (display rotation), ``high_bit_depth`` (more than 8 bits), ``pyav_only`` (decord
-  cannot decode it or disagrees with the probe, so the slower PyAV does), ``truncated`` (the
-  file ends before its header says; its clips are sampled within the frames that exist);
+  ``rotated`` (display rotation), ``high_bit_depth`` (more than 8 bits), ``pyav_only`` (decord,
+  or torchcodec with ``--backend torchcodec``, cannot decode it or disagrees with the probe, so
+  the slower PyAV does), ``truncated`` (the file ends before its header says; its clips are
+  sampled within the frames that exist);
 - ``ok``.
 
 A too-short video is flagged too. The CSV report lists every video that is not ``ok`` (all of
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2video.data.decoding import NoFramesError, VideoDecodeError, probe_video, read_frames
+from a2video.data.decoding import FAST_BACKENDS, NoFramesError, VideoDecodeError, check_backend, probe_video, read_frames
 from a2video.data.lists import read_list
 from a2video.data.sampling import clip_span, resample_to_fps
 from a2video.data.scan import find_videos
@@ -66,13 +67,15 @@ class VideoCheck:
     seconds: float = 0.0
 
 
-def check_video(path: str, *, span: int, target_fps: float | None = None) -> VideoCheck:
+def check_video(path: str, *, span: int, target_fps: float | None = None, backend: str = "decord") -> VideoCheck:
     """Probes one video, decodes its first and last frames, and classifies it.
 
     Args:
         path: The video file.
         span: Frames a clip spans (on the ``target_fps`` timeline if one is given).
         target_fps: The training timeline's rate, or ``None`` for the file's own frames.
+        backend: The fast backend the run will use (``decord`` or ``torchcodec``); a file it
+            cannot decode, or disagrees about, is flagged ``pyav_only``.
     """
     start = time.perf_counter()
     try:
@@ -87,13 +90,13 @@ def check_video(path: str, *, span: int, target_fps: float | None = None) -> Vid
     ends = np.array([0, info.num_frames - 1])
     odd: dict[str, str] = {}  # flag -> reason
     try:
-        read_frames(path, ends, backend="decord", fallback=False, num_threads=1, info=info)
-    except VideoDecodeError as decord_error:
+        read_frames(path, ends, backend=backend, fallback=False, num_threads=1, info=info)
+    except VideoDecodeError as fast_error:
         try:
             read_frames(path, ends, backend="pyav", num_threads=1, info=info)
         except VideoDecodeError as error:
             return VideoCheck(path, "unreadable", error.reason, seconds=time.perf_counter() - start, **facts)
-        odd["pyav_only"] = f"only PyAV decodes it ({decord_error.reason})"
+        odd["pyav_only"] = f"only PyAV decodes it ({fast_error.reason})"
     if info.truncated:
         odd["truncated"] = "ends before its header says (clips are sampled within the frames that exist)"
     if info.num_video_streams > 1:
@@ -113,17 +116,18 @@ def check_video(path: str, *, span: int, target_fps: float | None = None) -> Vid
     return VideoCheck(path, status, "; ".join(reasons), ";".join(odd), seconds=time.perf_counter() - start, **facts)
 
 
-def _check_one(job: tuple[str, int, float | None]) -> VideoCheck:
-    path, span, target_fps = job
+def _check_one(job: tuple[str, int, float | None, str]) -> VideoCheck:
+    path, span, target_fps, backend = job
     try:
-        return check_video(path, span=span, target_fps=target_fps)
+        return check_video(path, span=span, target_fps=target_fps, backend=backend)
     except Exception as error:  # one strange file must not end a scan of thousands
         return VideoCheck(path, "unreadable", f"unexpected {type(error).__name__}: {' '.join(str(error).split())}")
 
 
-def check_videos(paths: list[str], *, span: int, target_fps: float | None = None, workers: int = 1) -> list[VideoCheck]:
+def check_videos(paths: list[str], *, span: int, target_fps: float | None = None, workers: int = 1,
+                 backend: str = "decord") -> list[VideoCheck]:  # fmt: skip
     """:func:`check_video` for every path, in order, over ``workers`` processes."""
-    jobs = [(path, span, target_fps) for path in paths]
+    jobs = [(path, span, target_fps, backend) for path in paths]
     if workers <= 1 or len(jobs) <= 1:
         return [_check_one(job) for job in jobs]
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -166,6 +170,8 @@ def configure_check(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     parser.add_argument("--out", default="check_report.csv", help="CSV report (default: check_report.csv)")
     parser.add_argument("--all", action="store_true", help="list every video in the report, not only the problems")
+    parser.add_argument("--backend", default="decord", choices=list(FAST_BACKENDS),
+                        help="the decoder the runs will use; files it cannot decode are flagged pyav_only")  # fmt: skip
 
 
 def _paths(args: argparse.Namespace) -> tuple[list[str], str]:
@@ -188,13 +194,15 @@ def run_check(args: argparse.Namespace) -> None:
     Raises:
         CheckError: If the list or folder cannot be used, or an option is out of range.
         ListFileError: On a malformed list line (file and line named).
+        ConfigError: If ``--backend torchcodec`` cannot be used here.
     """
+    check_backend(args.backend)
     if min(args.num_frames, args.sampling_rate, args.workers) < 1 or (args.target_fps is not None and args.target_fps <= 0):
         raise CheckError("--num-frames, --sampling-rate and --workers must be >= 1, --target-fps > 0")
     paths, root = _paths(args)
     start = time.perf_counter()
     rows = check_videos(paths, span=clip_span(args.num_frames, args.sampling_rate), target_fps=args.target_fps,
-                        workers=args.workers)  # fmt: skip
+                        workers=args.workers, backend=args.backend)  # fmt: skip
     seconds = time.perf_counter() - start
     listed = rows if args.all else [row for row in rows if row.status != "ok"]
     atomic_write(args.out, lambda f: f.write(_csv_bytes(listed, root)))

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from a2video.data.decoding import Backend, VideoDecodeError, VideoInfo, probe_video, read_frames
+from a2video.data.decoding import Backend, VideoDecodeError, VideoInfo, check_backend, probe_video, read_frames
 from a2video.data.lists import Sample
 from a2video.data.sampling import (
     ClipPlacement,
@@ -116,7 +116,7 @@ class TrainVideoDataset(_ListDataset):
         scale_range: Random short side range before cropping.
         crop_size: Square crop side.
         flip_probability: Chance of a horizontal flip (0 for classes defined by left/right direction).
-        backend: Decoder (``"decord"`` falls back to PyAV per file).
+        backend: Decoder (``"decord"`` and ``"torchcodec"`` fall back to PyAV per file).
         short_video: ``"clamp"`` (repeat the last frame) or ``"loop"`` for videos shorter than the clip.
         target_fps: Sample clips on a timeline at this rate (``sampling_rate`` counts its frames),
             from the stream's timestamps; ``None`` counts the file's own frames.
@@ -124,6 +124,10 @@ class TrainVideoDataset(_ListDataset):
             process's view; the DataModule also checks the total over all workers).
         seed: Seed for items requested by plain integer index.
         decode_threads: Decoder threads per item (1 inside workers).
+        decode_device: ``"cpu"``, or ``"cuda"`` / ``"cuda:N"`` to decode with torchcodec on a GPU.
+
+    Raises:
+        ConfigError: If the backend or decoding device cannot be used here (torchcodec missing, no GPU).
     """
 
     def __init__(
@@ -142,7 +146,9 @@ class TrainVideoDataset(_ListDataset):
         max_failed_fraction: float = 0.05,
         seed: int = 0,
         decode_threads: int = 1,
+        decode_device: str = "cpu",
     ) -> None:
+        check_backend(backend, decode_device)
         super().__init__(samples, video_root)
         self.num_frames = num_frames
         self.sampling_rate = sampling_rate
@@ -152,6 +158,7 @@ class TrainVideoDataset(_ListDataset):
         self.target_fps = target_fps
         self.seed = seed
         self.decode_threads = decode_threads
+        self.decode_device = decode_device
         self.bad_videos = BadVideoLog(len(self.samples), max_failed_fraction)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
@@ -191,7 +198,8 @@ class TrainVideoDataset(_ListDataset):
         clip = random_clip_indices(timeline.size, self.num_frames, self.sampling_rate, rng, self.short_video)
         short_side = self.transform.sample_short_side(rng)
         size = short_side_size(info.height, info.width, short_side)
-        frames = read_frames(path, timeline[clip], size, self.backend, num_threads=self.decode_threads, info=info)
+        frames = read_frames(path, timeline[clip], size, self.backend, num_threads=self.decode_threads, info=info,
+                             device=self.decode_device)  # fmt: skip
         return self.transform(torch.from_numpy(frames), short_side, rng)  # frames: (T, H, W, C)
 
     def _draw_readable_index(self, rng: np.random.Generator) -> int:
@@ -223,10 +231,14 @@ class EvalVideoDataset(_ListDataset):
         num_crops: Spatial crops per clip (1 or 3).
         short_side: Short side after resizing.
         crop_size: Crop side; defaults to ``short_side``.
-        backend: Decoder (``"decord"`` falls back to PyAV per file).
+        backend: Decoder (``"decord"`` and ``"torchcodec"`` fall back to PyAV per file).
         short_video: ``"clamp"`` (repeat the last frame) or ``"loop"`` for videos shorter than a clip.
         target_fps: Sample on a timeline at this rate (see :class:`TrainVideoDataset`).
         decode_threads: Decoder threads per item.
+        decode_device: ``"cpu"``, or ``"cuda"`` / ``"cuda:N"`` to decode with torchcodec on a GPU.
+
+    Raises:
+        ConfigError: If the backend or decoding device cannot be used here (torchcodec missing, no GPU).
     """
 
     def __init__(
@@ -245,7 +257,9 @@ class EvalVideoDataset(_ListDataset):
         short_video: ShortVideoMode = "clamp",
         target_fps: float | None = None,
         decode_threads: int = 1,
+        decode_device: str = "cpu",
     ) -> None:
+        check_backend(backend, decode_device)
         super().__init__(samples, video_root)
         self.num_frames = num_frames
         self.sampling_rate = sampling_rate
@@ -256,6 +270,7 @@ class EvalVideoDataset(_ListDataset):
         self.short_video = short_video
         self.target_fps = target_fps
         self.decode_threads = decode_threads
+        self.decode_device = decode_device
 
     @property
     def num_views(self) -> int:
@@ -285,5 +300,6 @@ class EvalVideoDataset(_ListDataset):
             timeline.size, self.num_frames, self.sampling_rate, self.num_clips, self.short_video, self.clip_placement
         )  # (K, T)
         size = short_side_size(info.height, info.width, self.transform.short_side)
-        frames = read_frames(path, timeline[clips], size, self.backend, num_threads=self.decode_threads, info=info)
+        frames = read_frames(path, timeline[clips], size, self.backend, num_threads=self.decode_threads, info=info,
+                             device=self.decode_device)  # fmt: skip
         return self.transform(torch.from_numpy(frames))  # frames: (K, T, H, W, C)

@@ -16,24 +16,35 @@ complete and regular, otherwise one pass over the packets without decoding) and 
 first frame (its display rotation is only known from a decoded frame). :func:`read_frames`
 then decodes with decord (default: seeks, resizes inside the decoder) when decord's view of
 the file agrees with the probe's (same frame count and timestamps, one video stream, the
-expected output size), and with PyAV otherwise, or when asked to.
+expected output size), and with PyAV otherwise, or when asked to. torchcodec (optional extra,
+CPU or CUDA decoding) is a backend like decord: used where its frame count, the timestamps of
+the frames it returns and their size agree with the probe, PyAV otherwise.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
 import av
 import decord
 import numpy as np
+import torch
+import torch.nn.functional as F
+
+from a2video.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["decord", "pyav"]
-BACKENDS: tuple[str, ...] = ("decord", "pyav")
+Backend = Literal["decord", "pyav", "torchcodec"]
+BACKENDS: tuple[str, ...] = ("decord", "pyav", "torchcodec")
+# Backends that seek and resize inside the decoder, checked against the probe, PyAV behind them.
+FAST_BACKENDS: tuple[str, ...] = ("decord", "torchcodec")
+TORCHCODEC_INSTALL = ("pip install 'a2video[torchcodec]' (or torchcodec) and FFmpeg's shared libraries, "
+                      "e.g. apt-get install ffmpeg or conda install ffmpeg")  # fmt: skip
 
 
 class VideoDecodeError(RuntimeError):
@@ -326,6 +337,121 @@ def _decode_decord(
     return frames[inverse]
 
 
+_torchcodec_loaded: tuple | str | None = None  # (VideoDecoder, Resize), or why it cannot be used
+
+
+def _torchcodec() -> tuple:
+    """torchcodec's ``VideoDecoder`` and ``Resize``, imported on first use (an optional extra).
+
+    Raises:
+        ConfigError: If torchcodec cannot be imported or cannot load FFmpeg's libraries.
+    """
+    global _torchcodec_loaded
+    if _torchcodec_loaded is None:
+        try:
+            import torchcodec
+            from torchcodec.decoders import VideoDecoder
+            from torchcodec.transforms import Resize
+        except Exception as error:  # ImportError, or RuntimeError/OSError from its native libraries
+            _torchcodec_loaded = f"it cannot be imported ({_one_line(error)})"
+        else:
+            # Since 0.8 torchcodec imports without FFmpeg and says so here (None); older ones fail above.
+            if getattr(torchcodec, "ffmpeg_major_version", 0) is None:
+                _torchcodec_loaded = "it cannot load FFmpeg's shared libraries (PyAV's own copy is not usable by it)"
+            else:
+                _torchcodec_loaded = (VideoDecoder, Resize)
+    if isinstance(_torchcodec_loaded, str):
+        raise ConfigError(f"decoder backend torchcodec: {_torchcodec_loaded}; install: {TORCHCODEC_INSTALL}")
+    return _torchcodec_loaded
+
+
+def torchcodec_available() -> bool:
+    """Whether the torchcodec backend can be used here (package and FFmpeg's libraries)."""
+    try:
+        _torchcodec()
+    except ConfigError:
+        return False
+    return True
+
+
+def check_backend(backend: str, device: str = "cpu") -> None:
+    """Fails early, in one line, on a backend or decoding device that cannot work here.
+
+    Args:
+        backend: One of :data:`BACKENDS`.
+        device: ``"cpu"``, or ``"cuda"`` / ``"cuda:N"`` (torchcodec only).
+
+    Raises:
+        ConfigError: Unknown backend, torchcodec missing, or a CUDA device without torchcodec or a GPU.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"decoder backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if device != "cpu" and (backend != "torchcodec" or not device.startswith("cuda")):
+        raise ConfigError(f"decoding device {device!r} needs backend torchcodec and a CUDA device; "
+                          f"use device cpu with {backend}")  # fmt: skip
+    if backend == "torchcodec":
+        _torchcodec()
+    if device != "cpu" and not torch.cuda.is_available():
+        raise ConfigError(f"decoding device {device!r}: torch sees no CUDA device here; use device cpu")
+
+
+def resize_frames(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bilinear, antialiased resize of uint8 (N, H, W, 3) frames on their own device, rounded back to uint8."""
+    planes = frames.permute(0, 3, 1, 2).float()  # (N, 3, H, W)
+    resized = F.interpolate(planes, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    return resized.round_().clamp_(0, 255).to(frames.dtype).permute(0, 2, 3, 1)  # (N, height, width, 3)
+
+
+@contextmanager
+def _one_torch_thread():
+    """torch's thread pool at 1 thread for the duration (then as it was).
+
+    torchcodec copies each resized frame into its batch with a torch op; with more than one torch
+    thread (decoding in the main process) the pool's spinning threads cost 2.1-2.4x the CPU time
+    of the whole decode (docs/PERFORMANCE.md). DataLoader workers already run with 1.
+    """
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
+
+
+def _decode_torchcodec(
+    path: str, indices: np.ndarray, size: tuple[int, int] | None, num_threads: int, info: VideoInfo,
+    device: str = "cpu",
+) -> np.ndarray:  # fmt: skip
+    VideoDecoder, Resize = _torchcodec()
+    height, width = size if size is not None else (info.height, info.width)
+    # torchcodec applies the display rotation before its transforms, so sizes are displayed ones.
+    # Its transforms run on the CPU only: CUDA frames are resized on the GPU below.
+    resize = (height, width) != (info.height, info.width) and device == "cpu"
+    unique, inverse = np.unique(indices, return_inverse=True)
+    # Frame 0 comes along as the origin of the returned times: its index can be off by itself
+    # (MPEG-4 AVI: index times are decode times, so every frame came back one picture early).
+    wanted = unique if unique[0] == 0 else np.concatenate([[0], unique])
+    with _one_torch_thread():
+        decoder = VideoDecoder(path, stream_index=info.stream_index, dimension_order="NHWC",
+                               num_ffmpeg_threads=num_threads, device=device,
+                               transforms=[Resize((height, width))] if resize else None)  # fmt: skip
+        if len(decoder) != info.num_frames:
+            raise _Disagreement(f"torchcodec counts {len(decoder)} frames where a player shows {info.num_frames}")
+        batch = decoder.get_frames_at(wanted.tolist())
+    times = batch.pts_seconds.double().cpu().numpy()  # presentation times of the decoded frames
+    if not np.allclose(times - times[0], info.timestamps[wanted], rtol=0, atol=_timestamp_tolerance(info)):
+        raise _Disagreement("torchcodec returned frames whose timestamps are not those of the frames asked for")
+    frames = batch.data[wanted.size - unique.size :]  # (U, h, w, 3) on the decoding device
+    if device != "cpu" and tuple(frames.shape[1:3]) != (height, width):
+        frames = resize_frames(frames, height, width)
+    frames = frames.cpu().numpy()  # the datasets' crops and flips work on host arrays
+    if frames.shape != (unique.size, height, width, 3):
+        raise _Disagreement(f"torchcodec returned frames of shape {frames.shape[1:]}, not {(height, width, 3)}")
+    return frames[inverse]
+
+
 def _displayed(frame: av.VideoFrame, height: int, width: int, rotation: int) -> np.ndarray:
     """(height, width, 3) RGB of a decoded frame, resized in its stored orientation, then rotated."""
     turns = rotation // 90
@@ -380,6 +506,7 @@ def read_frames(
     num_threads: int = 0,
     *,
     info: VideoInfo | None = None,
+    device: str = "cpu",
 ) -> np.ndarray:
     """Decodes the frames at ``indices`` (any order, repeats allowed), as a player shows them.
 
@@ -388,20 +515,27 @@ def read_frames(
         indices: int array of frame numbers in ``[0, info.num_frames)``, any shape.
         size: Displayed (height, width) to resize to inside the decoder; ``None`` keeps the
             displayed size.
-        backend: ``"decord"`` or ``"pyav"``.
-        fallback: With decord, decode with PyAV when decord fails or disagrees with the probe.
+        backend: ``"decord"``, ``"pyav"`` or ``"torchcodec"`` (optional extra).
+        fallback: With decord or torchcodec, decode with PyAV when it fails or disagrees with the probe.
         num_threads: Decoder threads (0 = the library's choice). Use 1 inside DataLoader
             workers so workers do not compete for cores. PyAV uses them for slices only.
         info: The file's :func:`probe_video` result, if the caller has it (saves a probe).
+        device: torchcodec's decoding device: ``"cpu"`` or ``"cuda"`` / ``"cuda:N"`` (NVDEC; the
+            frames are resized on the GPU and copied back to host memory).
 
     Returns:
         uint8 array ``indices.shape + (H, W, 3)``, RGB.
 
     Raises:
         VideoDecodeError: If a frame asked for does not exist or no backend could decode it.
+        ConfigError: If torchcodec is asked for and cannot be used here.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if device != "cpu" and backend != "torchcodec":
+        raise ValueError(f"decoding device {device!r} needs backend torchcodec, got {backend!r}")
+    if backend == "torchcodec":
+        _torchcodec()  # a missing optional package is the user's to fix, not a reason to fall back
     indices = np.asarray(indices, dtype=np.int64)
     if indices.size == 0 or indices.min() < 0:
         raise ValueError(f"frame indices must be a non-empty set of non-negative numbers, got {indices}")
@@ -409,17 +543,20 @@ def read_frames(
     flat = indices.reshape(-1)
     if flat.max() >= info.num_frames:
         raise VideoDecodeError(path, f"frame {flat.max()} does not exist: the video has {info.num_frames} frames")
-    attempts = [backend] + (["pyav"] if backend == "decord" and fallback else [])
+    attempts = [backend] + (["pyav"] if backend in FAST_BACKENDS and fallback else [])
     reasons = []
     for name in attempts:
-        decode = _decode_decord if name == "decord" else _decode_pyav
         try:
-            frames = decode(str(path), flat, size, num_threads, info)
+            if name == "torchcodec":
+                frames = _decode_torchcodec(str(path), flat, size, num_threads, info, device)
+            else:
+                decode = _decode_decord if name == "decord" else _decode_pyav
+                frames = decode(str(path), flat, size, num_threads, info)
         except VideoDecodeError as error:
             reasons.append(f"{name}: {error.reason}")
         except _Disagreement as error:
             reasons.append(f"{name}: {error}")
-        except Exception as error:  # decord raises RuntimeError/DECORDError, PyAV many types
+        except Exception as error:  # decord raises RuntimeError/DECORDError, torchcodec RuntimeError, PyAV many types
             reasons.append(f"{name}: {_one_line(error)}")
         else:
             if reasons:

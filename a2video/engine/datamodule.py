@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import default_collate
 
+from a2video.data.decoding import check_backend
 from a2video.data.datasets import BadVideoLog, EvalVideoDataset, TrainVideoDataset, collate_train
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.loader import EpochSampler, ResumableLoader
@@ -88,7 +89,11 @@ class VideoDataModule(pl.LightningDataModule):
         batch_size: Training clips per batch.
         eval_batch_size: Videos per validation/test batch (each with all its views).
         num_workers: DataLoader worker processes.
-        backend: Video decoder; decord falls back to PyAV for files it cannot read.
+        backend: Video decoder: ``decord`` (default), ``torchcodec`` (optional extra: ``pip install
+            'a2video[torchcodec]'`` and FFmpeg's shared libraries) or ``pyav``. decord and torchcodec
+            fall back to PyAV for files they cannot read or disagree about (docs/DESIGN.md, "Decoding").
+        decode_device: Where torchcodec decodes: ``cpu``, or ``cuda`` (the GPU of each process, by
+            NVDEC; workers are then spawned, not forked) / ``cuda:N``.
         short_video: How clips of videos shorter than the clip span are filled: ``clamp``
             repeats the last frame (PySlowFast), ``loop`` plays the video again from the start.
         target_fps: Sample clips on a timeline at this frame rate, from each stream's own
@@ -123,7 +128,8 @@ class VideoDataModule(pl.LightningDataModule):
         batch_size: int = 8,
         eval_batch_size: int = 1,
         num_workers: int = 4,
-        backend: Literal["decord", "pyav"] = "decord",
+        backend: Literal["decord", "pyav", "torchcodec"] = "decord",
+        decode_device: str = "cpu",
         short_video: Literal["clamp", "loop"] = "clamp",
         target_fps: float | None = None,
         max_failed_fraction: float = 0.05,
@@ -155,7 +161,9 @@ class VideoDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.num_workers = num_workers
+        check_backend(backend, decode_device)
         self.backend = backend
+        self.decode_device = decode_device
         self.short_video = short_video
         if target_fps is not None and not target_fps > 0:
             raise ValueError(f"target_fps must be > 0 or null, got {target_fps}")
@@ -219,6 +227,13 @@ class VideoDataModule(pl.LightningDataModule):
         # Inside workers one decoder thread each keeps the cores for parallel items.
         return 1 if self.num_workers > 0 else 0
 
+    def _decode_device(self) -> str:
+        """``decode_device``, with a plain ``cuda`` made this process's own GPU (each DDP rank decodes on its own)."""
+        trainer = self.trainer
+        if self.decode_device == "cuda" and trainer is not None and trainer.strategy.root_device.type == "cuda":
+            return str(trainer.strategy.root_device)
+        return self.decode_device
+
     def _make_dataset(self, split: str) -> TrainVideoDataset | EvalVideoDataset:
         samples = self.samples(split)
         if split == "train":
@@ -236,6 +251,7 @@ class VideoDataModule(pl.LightningDataModule):
                 max_failed_fraction=self.max_failed_fraction,
                 seed=self.seed,
                 decode_threads=self._decode_threads(),
+                decode_device=self._decode_device(),
             )
             self.bad_train_videos = BadVideoLog(len(samples), self.max_failed_fraction)
             return dataset
@@ -254,6 +270,7 @@ class VideoDataModule(pl.LightningDataModule):
             short_video=self.short_video,
             target_fps=self.target_fps,
             decode_threads=self._decode_threads(),
+            decode_device=self._decode_device(),
         )
 
     def _rank(self) -> tuple[int, int]:
@@ -286,6 +303,8 @@ class VideoDataModule(pl.LightningDataModule):
             num_workers=workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers and workers > 0,
+            # CUDA cannot be initialised again in a forked child: GPU-decoding workers start fresh.
+            multiprocessing_context="spawn" if workers > 0 and self.decode_device != "cpu" else None,
             # Its own generator: creating worker seeds must not consume the global RNG, which the
             # model's dropout draws from (exact resume depends on it).
             generator=torch.Generator().manual_seed(self.seed),

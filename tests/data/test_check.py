@@ -9,7 +9,10 @@ import av
 import numpy as np
 import pytest
 
+import a2video.data.decoding as decoding
 from a2video.data.check import CheckError, check_video, configure_check, run_check
+from a2video.data.decoding import torchcodec_available
+from a2video.errors import ConfigError
 from a2video.data.encoding import write_video
 from a2video.data.lists import write_list
 from odd_videos import marked_frames, rotated, ten_bit, truncated, two_streams, variable_rate
@@ -115,3 +118,27 @@ def test_a_list_file_needs_its_video_root_and_reports_missing_videos(dataset, tm
     assert report["good.mp4"]["status"] == "ok" and report["good.mp4"]["frames"] == "80"
     assert report["gone.mp4"]["status"] == "unreadable" and report["gone.mp4"]["reason"] == "file not found"
     assert np.isclose(float(report["good.mp4"]["fps"]), 25.0)
+
+
+@pytest.mark.skipif(not torchcodec_available(), reason="torchcodec or FFmpeg's libraries missing")
+def test_with_torchcodec_pyav_only_means_torchcodec_cannot_decode_it(dataset, tmp_path):
+    root, expected = dataset
+    out = tmp_path / "report.csv"
+    run([str(root), "--num-frames", "4", "--workers", "1", "--all", "--backend", "torchcodec", "--out", str(out)])
+    report = read_report(out)
+    for path, (status, flag) in expected.items():
+        assert report[path]["status"] == status and flag in report[path]["flags"].split(";"), (path, report[path])
+    # torchcodec is told which stream to decode (decord cannot be), so two streams are no reason for PyAV.
+    assert "pyav_only" not in report["two_streams.mp4"]["flags"]
+    assert "pyav_only" in check_video(str(root / "two_streams.mp4"), span=4).flags  # decord, the default
+    for row in report.values():
+        if "pyav_only" in row["flags"]:
+            assert "(torchcodec: " in row["reason"] and "decord" not in row["reason"], row
+
+
+def test_check_with_torchcodec_missing_is_one_config_error(dataset, tmp_path, monkeypatch):
+    root, _ = dataset
+    monkeypatch.setattr(decoding, "_torchcodec_loaded", "it cannot be imported (simulated)")
+    with pytest.raises(ConfigError, match="a2video\\[torchcodec\\]"):
+        run([str(root), "--backend", "torchcodec", "--out", str(tmp_path / "r.csv")])
+    assert not (tmp_path / "r.csv").exists()

@@ -1,14 +1,15 @@
-"""Decoding returns exactly the requested frames, with both backends."""
+"""Decoding returns exactly the requested frames, with every backend (torchcodec where it is installed)."""
 
 import numpy as np
 import pytest
 
 import a2video.data.decoding as decoding
-from a2video.data.decoding import VideoDecodeError, probe_video, read_frames
+from a2video.data.decoding import VideoDecodeError, probe_video, read_frames, torchcodec_available
 from a2video.data.encoding import write_video
 from video_codes import coded_frames, make_bad_videos, read_codes
 
-BACKENDS = ["decord", "pyav"]
+needs_torchcodec = pytest.mark.skipif(not torchcodec_available(), reason="torchcodec or FFmpeg's libraries missing")
+BACKENDS = ["decord", "pyav", pytest.param("torchcodec", marks=needs_torchcodec)]
 
 
 def test_written_frames_survive_encoding(tmp_path):
@@ -69,7 +70,7 @@ def test_bad_files_raise_a_one_line_reason(tmp_path, kind, reason):
         probe_video(path)
     assert caught.value.path == str(path)
     assert reason in caught.value.reason and "\n" not in caught.value.reason
-    for backend in BACKENDS:
+    for backend in ["decord", "pyav"] + (["torchcodec"] if torchcodec_available() else []):
         with pytest.raises(VideoDecodeError):
             read_frames(path, np.array([0]), backend=backend)
 

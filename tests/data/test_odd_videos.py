@@ -1,4 +1,4 @@
-"""Odd but ordinary files (tests/odd_videos.py) come back as a player shows them, with both backends.
+"""Odd but ordinary files (tests/odd_videos.py) come back as a player shows them, with every backend.
 
 Each frame carries its picture number, so every check reads what was decoded, not what the
 decoder says it decoded.
@@ -12,11 +12,14 @@ import pytest
 import torch
 
 from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset
-from a2video.data.decoding import VideoDecodeError, probe_video, read_frames
+from a2video.data.decoding import VideoDecodeError, probe_video, read_frames, torchcodec_available
 from a2video.data.transforms import short_side_size
 from odd_videos import encoder_exists, make_odd_videos, marked_frames, read_marks
 
-BACKENDS = ["decord", "pyav"]
+# torchcodec is an optional extra that needs FFmpeg's shared libraries; CI has neither.
+needs_torchcodec = pytest.mark.skipif(not torchcodec_available(), reason="torchcodec or FFmpeg's libraries missing")
+BACKENDS = ["decord", "pyav", pytest.param("torchcodec", marks=needs_torchcodec)]
+AVAILABLE = ["decord", "pyav"] + (["torchcodec"] if torchcodec_available() else [])
 NAMES = ["rotated90", "rotated180", "rotated270", "offset_mkv", "offset_webm", "vfr_mkv", "vfr_mp4", "edit_list",
          "edit_list_one_key", "truncated_mp4", "truncated_mkv", "two_streams", "ten_bit", "mpeg4_avi"]  # fmt: skip
 NAMES += ["av1_mkv"] if encoder_exists("libsvtav1") else []
@@ -62,10 +65,11 @@ def test_both_backends_return_the_same_pictures_in_any_order_and_size(odd, name)
     rng = np.random.default_rng(0)
     indices = rng.integers(0, info.num_frames, size=(3, 5))  # any order, repeats
     size = short_side_size(info.height, info.width, 64)
-    decoded = {backend: read_frames(video.path, indices, size, backend=backend, info=info) for backend in BACKENDS}
+    decoded = {backend: read_frames(video.path, indices, size, backend=backend, info=info) for backend in AVAILABLE}
     for frames in decoded.values():
         assert frames.shape == indices.shape + (*size, 3)
-    assert np.array_equal(read_marks(decoded["decord"]), read_marks(decoded["pyav"]))
+    for backend in AVAILABLE:
+        assert np.array_equal(read_marks(decoded[backend]), read_marks(decoded["pyav"])), backend
     assert np.array_equal(read_marks(decoded["pyav"]), video.pictures[indices])
 
 
@@ -100,7 +104,7 @@ def test_truncated_files_give_one_answer_whatever_the_thread_count(odd, name):
     video = odd[name]
     count = video.pictures.size
     assert count < 90
-    for backend in BACKENDS:
+    for backend in AVAILABLE:
         for threads in (0, 1, 2):
             frames = read_frames(video.path, np.arange(count), backend=backend, num_threads=threads)
             assert np.array_equal(read_marks(frames), video.pictures), (backend, threads)
@@ -166,3 +170,34 @@ def test_time_based_sampling_of_a_variable_rate_file_uses_its_timestamps(odd, ba
     instants = (29 + 5 * np.arange(6)) / 30
     nearest = [int(np.argmin(np.abs(video.timestamps - t))) for t in instants]
     assert read_marks(frames).tolist() == video.pictures[nearest].tolist()
+
+
+@needs_torchcodec
+@pytest.mark.parametrize("name", NAMES)
+def test_torchcodec_alone_returns_the_pictures_a_player_shows_or_refuses(odd, name):
+    # Without PyAV behind it, torchcodec either agrees with the probe or the read fails: a wrong
+    # picture never comes back (MPEG-4 AVI gave pictures one early before its times were checked).
+    video = odd[name]
+    info = probe_video(video.path)
+    rng = np.random.default_rng(1)
+    requests = [np.arange(info.num_frames), rng.integers(0, info.num_frames, size=(2, 6)),
+                np.array([info.num_frames - 1, 3, 3])]  # fmt: skip
+    for size in (None, short_side_size(info.height, info.width, 40)):
+        for indices in requests:
+            try:
+                frames = read_frames(video.path, indices, size, backend="torchcodec", fallback=False, info=info)
+            except VideoDecodeError as error:
+                assert error.reason.startswith("torchcodec: ")
+                continue
+            assert frames.shape[:-3] == indices.shape
+            assert np.array_equal(read_marks(frames), video.pictures[indices])
+
+
+@needs_torchcodec
+def test_torchcodec_decodes_the_first_of_two_streams_itself(odd):
+    video = odd["two_streams"]
+    with av.open(str(video.path)) as container:
+        reference = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+    indices = np.array([49, 0, 7, 33])
+    frames = read_frames(video.path, indices, backend="torchcodec", fallback=False)  # no PyAV behind it
+    assert np.array_equal(frames, reference[indices])
