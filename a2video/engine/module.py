@@ -63,6 +63,11 @@ class VideoClassifier(pl.LightningModule):
             confusion.png; defaults to ``<run folder>/test``.
         view_chunk: at most this many views go through the model at once during evaluation
             (bounds memory for 30-view testing).
+        channels_last: keep the network's weights (and so its activations) in the
+            ``channels_last_3d`` memory format; on a CPU the demo's training step is 1.4x faster
+            (docs/DEMO.md).
+        compile: ``torch.compile`` the network in place (parameter names unchanged, so checkpoints
+            stay interchangeable with eager runs); the first steps pay for the compilation.
     """
 
     def __init__(
@@ -92,6 +97,8 @@ class VideoClassifier(pl.LightningModule):
         aggregate: Literal["softmax", "logits"] = "softmax",
         eval_dir: str | None = None,
         view_chunk: int = 32,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -110,6 +117,10 @@ class VideoClassifier(pl.LightningModule):
         hp.num_classes = num_classes
         self.net = create_model(hp.model, num_classes=num_classes, base_width=hp.base_width, dropout=hp.dropout,
                                 **(hp.model_kwargs or {}))
+        if hp.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last_3d)
+        if hp.compile:
+            self.net.compile()  # in place: the state_dict keys get no "_orig_mod." prefix
         self._initial_weights_pending = False
         if load_initial_weights:
             self.load_initial_weights()
