@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -46,7 +46,8 @@ class Costs:
         train_step: forward, loss, backward and SGD step of one training batch.
         eval_view: forward pass of one evaluation view (no gradient).
         train_clip_load: decoding and augmenting one training clip (one decoder thread).
-        eval_video_load: decoding one evaluation video and cutting all its views.
+        val_video_load: decoding one validation video and cutting its views.
+        test_video_load: decoding one test video and cutting all its views.
         video_write: rendering and encoding one synthetic video.
     """
 
@@ -56,7 +57,8 @@ class Costs:
     train_step: float
     eval_view: float
     train_clip_load: float
-    eval_video_load: float
+    val_video_load: float
+    test_video_load: float
     video_write: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,8 +130,8 @@ def _fed(compute: float, load: float, costs: Costs) -> float:
     return max(compute, load / costs.workers, (compute * costs.threads + load) / costs.cores)
 
 
-def _evaluation(videos: int, views: int, costs: Costs) -> float:
-    return _fed(videos * views * costs.eval_view, videos * costs.eval_video_load, costs)
+def _evaluation(videos: int, views: int, load: float, costs: Costs) -> float:
+    return _fed(videos * views * costs.eval_view, videos * load, costs)
 
 
 def predict_seconds(stage: StageWork, costs: Costs) -> float:
@@ -137,15 +139,16 @@ def predict_seconds(stage: StageWork, costs: Costs) -> float:
     if stage.name == "data":
         return stage.videos_written * costs.video_write / costs.cores
     if stage.name == "test":
-        return _evaluation(stage.test_videos, stage.test_views, costs) + STAGE_OVERHEAD_STEPS * costs.train_step
+        return (_evaluation(stage.test_videos, stage.test_views, costs.test_video_load, costs)
+                + STAGE_OVERHEAD_STEPS * costs.train_step)
     step = _fed(costs.train_step * (1 + STEP_OVERHEAD), stage.batch_size * costs.train_clip_load, costs)
-    validation = stage.val_passes * _evaluation(stage.val_videos, stage.val_views, costs)
+    validation = stage.val_passes * _evaluation(stage.val_videos, stage.val_views, costs.val_video_load, costs)
     fixed = (stage.epochs * EPOCH_OVERHEAD_STEPS + STAGE_OVERHEAD_STEPS) * costs.train_step
     return stage.train_steps * step + validation + fixed
 
 
 # ------------------------------------------------------------------ measuring
-def _timed(fn, repeats: int, warmup: int = 1) -> float:
+def timed(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
     """Median wall seconds of ``fn()`` over ``repeats`` calls after ``warmup``."""
     for _ in range(warmup):
         fn()
@@ -183,21 +186,21 @@ def measure_network(config: dict[str, Any], *, threads: int, repeats: int) -> tu
             optimizer.step()
 
         module.train()
-        step = _timed(train_step, repeats, warmup=2)
+        step = timed(train_step, repeats, warmup=2)
         views = min(module.hparams.view_chunk, data["eval_batch_size"] * data["test_clips"] * data["test_crops"])
         eval_side = data.get("test_crop_size") or data["test_short_side"]
         eval_clips = torch.randn(views, 3, frames, eval_side, eval_side)
         module.eval()
         with torch.no_grad():
-            view = _timed(lambda: module(eval_clips), max(2, repeats // 2)) / views
+            view = timed(lambda: module(eval_clips), max(2, repeats // 2)) / views
         return step, view
     finally:
         torch.set_num_threads(previous)
 
 
 def measure_loading(config: dict[str, Any], *, num_frames: int, size: int, folder: Path,
-                    repeats: int) -> tuple[float, float, float]:
-    """(seconds to write one video, load one training clip, load one evaluation video), one thread.
+                    repeats: int) -> dict[str, float]:
+    """Seconds to write one video and to load one training clip, validation and test video, one thread.
 
     Writes ``repeats`` videos of the demo's format into ``folder`` and reads them back the way the
     loader workers do (one decoder thread, the config's clip and view settings).
@@ -219,12 +222,15 @@ def measure_loading(config: dict[str, Any], *, num_frames: int, size: int, folde
     common = {"num_frames": data["num_frames"], "sampling_rate": data["sampling_rate"], "decode_threads": 1}
     train = TrainVideoDataset(paths, folder, scale_range=tuple(data["train_scale_range"]), crop_size=data["crop_size"],
                               flip_probability=0.0, **common)
-    evaluation = EvalVideoDataset(paths, folder, num_clips=data["test_clips"], num_crops=data["test_crops"],
-                                  short_side=data["test_short_side"], crop_size=data.get("test_crop_size"), **common)
+    views = {"val": (data["val_clips"], data["val_crops"]), "test": (data["test_clips"], data["test_crops"])}
+    evaluation = {split: EvalVideoDataset(paths, folder, num_clips=clips, num_crops=crops, short_side=data["test_short_side"],
+                                          crop_size=data.get("test_crop_size"), **common)
+                  for split, (clips, crops) in views.items()}
     items = iter(range(10**9))
-    train_clip = _timed(lambda: train[(next(items) % repeats, 0)], 2 * repeats)
-    eval_video = _timed(lambda: evaluation[next(items) % repeats], repeats)
-    return statistics.median(write_times), train_clip, eval_video
+    return {"video_write": statistics.median(write_times),
+            "train_clip_load": timed(lambda: train[(next(items) % repeats, 0)], 2 * repeats),
+            "val_video_load": timed(lambda: evaluation["val"][next(items) % repeats], repeats),
+            "test_video_load": timed(lambda: evaluation["test"][next(items) % repeats], repeats)}
 
 
 def measure_costs(config: dict[str, Any], *, num_frames: int, size: int, repeats: int = 3) -> Costs:
@@ -241,10 +247,8 @@ def measure_costs(config: dict[str, Any], *, num_frames: int, size: int, repeats
     threads = cpu_threads(workers) or torch.get_num_threads()
     step, view = measure_network(config, threads=threads, repeats=repeats)
     with tempfile.TemporaryDirectory(prefix="a2video_demo_probe_") as folder:
-        write, train_clip, eval_video = measure_loading(config, num_frames=num_frames, size=size,
-                                                        folder=Path(folder), repeats=repeats)
-    return Costs(cores=cores, threads=threads, workers=workers, train_step=step, eval_view=view,
-                 train_clip_load=train_clip, eval_video_load=eval_video, video_write=write)
+        loading = measure_loading(config, num_frames=num_frames, size=size, folder=Path(folder), repeats=repeats)
+    return Costs(cores=cores, threads=threads, workers=workers, train_step=step, eval_view=view, **loading)
 
 
 # ------------------------------------------------------------------ the clock
@@ -253,6 +257,19 @@ def cpu_seconds() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux; 0.0 where /proc cannot tell): interpreter start-up
+    and imports, when asked before any work."""
+    try:
+        with open("/proc/self/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        with open("/proc/uptime") as handle:
+            uptime = float(handle.read().split()[0])
+        return max(0.0, uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"))  # field 22: start time in ticks
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def clock(seconds: float) -> str:
@@ -267,18 +284,24 @@ class StageClock:
     The estimate is the time spent so far plus the prediction for the stages still to run, scaled by
     how the finished stages' real times compared with their predictions (so a machine that is busier
     than during the measurement is caught after the first long stage).
+
+    Args:
+        predicted: Predicted seconds per stage name (0 for a stage that will be skipped).
+        now: The clock (seconds); tests pass a fake one.
     """
 
-    def __init__(self, predicted: dict[str, float]) -> None:
+    def __init__(self, predicted: dict[str, float], now: Callable[[], float] = time.perf_counter) -> None:
         self.predicted = dict(predicted)
-        self.start = time.perf_counter()
+        self.now = now
+        self.start = now()
         self.records: dict[str, dict[str, float]] = {}
         self._current: tuple[str, float, tuple[float, float]] | None = None
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return self.now() - self.start
 
     def correction(self) -> float:
+        """Real over predicted seconds of the finished stages that were predicted to take a while."""
         done = [(r["wall_s"], r["predicted_s"]) for r in self.records.values() if r["predicted_s"] > 1.0]
         if not done:
             return 1.0
@@ -289,17 +312,18 @@ class StageClock:
         return self.elapsed() + remaining * self.correction()
 
     def begin(self, name: str) -> str:
-        """Start a stage; returns the ``(elapsed, estimate)`` note for its line."""
+        """End the running stage, start ``name``; returns the ``[elapsed, estimate]`` note for its line."""
         self.end()
         note = f"[{clock(self.elapsed())} elapsed, about {clock(self.estimated_total())} in all]"
-        self._current = (name, time.perf_counter(), cpu_seconds())
+        self._current = (name, self.now(), cpu_seconds())
         return note
 
     def end(self) -> None:
+        """End the running stage (if any) and record its wall and CPU seconds."""
         if self._current is None:
             return
         name, started, (own, children) = self._current
         now_own, now_children = cpu_seconds()
-        self.records[name] = {"wall_s": time.perf_counter() - started, "predicted_s": self.predicted.get(name, 0.0),
+        self.records[name] = {"wall_s": self.now() - started, "predicted_s": self.predicted.get(name, 0.0),
                               "cpu_main_s": now_own - own, "cpu_children_s": now_children - children}
         self._current = None
