@@ -28,11 +28,12 @@ import torch
 
 from a2video.engine.runtime import cpu_threads
 
-# Seconds of each kind of fixed cost, as a multiple of one training step, so that they scale with
-# the machine like the steps do. Fitted to CPU-time breakdowns of full demo runs (docs/DEMO.md).
-STEP_OVERHEAD = 0.10  # Lightning's own work per training step (logging, callbacks, loop), relative
-EPOCH_OVERHEAD_STEPS = 3.0  # end of an epoch: checkpoint files written, loaders restarted
-STAGE_OVERHEAD_STEPS = 25.0  # a `fit` or `test` launch: trainer, loggers, worker start-up
+# What a real run adds to the unit costs measured in isolation, fitted to the CPU-time breakdown of
+# full demo runs on the 2-core development box (docs/DEMO.md, "What the time is made of").
+STEP_OVERHEAD = 0.2  # Lightning's work per training step (three self.log calls, hooks, the loop)
+LOAD_OVERHEAD = 0.25  # a loader worker's own work per clip (sampler, collate, hand-over)
+EPOCH_OVERHEAD_STEPS = 2.0  # end of an epoch (checkpoint files written), in training steps
+STAGE_OVERHEAD_STEPS = 35.0  # one `fit` or `test` launch (config parsing, trainer, loggers, workers)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def predict_seconds(stage: StageWork, costs: Costs) -> float:
     if stage.name == "test":
         return (_evaluation(stage.test_videos, stage.test_views, costs.test_video_load, costs)
                 + STAGE_OVERHEAD_STEPS * costs.train_step)
-    step = _fed(costs.train_step * (1 + STEP_OVERHEAD), stage.batch_size * costs.train_clip_load, costs)
+    step = _fed(costs.train_step * (1 + STEP_OVERHEAD), stage.batch_size * costs.train_clip_load * (1 + LOAD_OVERHEAD),
+                costs)
     validation = stage.val_passes * _evaluation(stage.val_videos, stage.val_views, costs.val_video_load, costs)
     fixed = (stage.epochs * EPOCH_OVERHEAD_STEPS + STAGE_OVERHEAD_STEPS) * costs.train_step
     return stage.train_steps * step + validation + fixed
