@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import torch
@@ -17,6 +18,16 @@ def test_tiny_demo_runs_end_to_end_and_skips_finished_stages(tmp_path, capsys):
     assert main(["demo", "--size", "tiny", "--out", str(out), "--workers", "0"]) == 0
     printed = capsys.readouterr().out
     assert "a2video demo finished" in printed and "video" in printed
+    # One line per stage, each with the time so far and an estimate of the total.
+    stage_lines = [line for line in printed.splitlines() if re.match(r"\[[1-4]/4\] ", line)]
+    assert [line[:5] for line in stage_lines] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert all(re.search(r"\[\d+:\d\d elapsed, about \d+:\d\d in all\]$", line) for line in stage_lines), stage_lines
+    timing = json.loads((out / "timing.json").read_text())
+    assert list(timing["stages"]) == ["data", "pretrain", "finetune", "test"]
+    assert all(stage["wall_s"] > 0 and stage["predicted_s"] > 0 for stage in timing["stages"].values())
+    units = ("train_step", "eval_view", "train_clip_load", "val_video_load", "test_video_load", "video_write")
+    assert all(timing["costs_s"][unit] > 0 for unit in units)
+    assert timing["total_wall_s"] >= sum(stage["wall_s"] for stage in timing["stages"].values())
 
     spec = SIZES["tiny"]
     held_out = max(1, spec.videos_per_class // 5)
@@ -48,4 +59,6 @@ def test_tiny_demo_runs_end_to_end_and_skips_finished_stages(tmp_path, capsys):
     assert last.stat().st_mtime_ns == before
     again = capsys.readouterr()
     assert "[4/4] multi-view test" in again.out and "resuming from" not in again.err  # no fit launched
+    skipped = json.loads((out / "timing.json").read_text())["stages"]
+    assert skipped["pretrain"]["predicted_s"] == skipped["finetune"]["predicted_s"] == 0.0  # not in the estimate
     assert [p.name for p in (out / "runs" / "pretrain_source" / "csv").iterdir()] == ["version_0"]

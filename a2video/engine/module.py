@@ -77,6 +77,11 @@ class VideoClassifier(pl.LightningModule):
             Changes no weight, so it can differ between ``fit`` and ``test``.
         train_clip: (frames, height, width) of the training clips, the fully convolutional window;
             the command line sets it from ``data.num_frames`` and ``data.crop_size``.
+        channels_last: keep the network's weights (and so its activations) in the
+            ``channels_last_3d`` memory format; on a CPU the demo's training step is 1.4x faster
+            (docs/DEMO.md).
+        compile: ``torch.compile`` the network in place (parameter names unchanged, so checkpoints
+            stay interchangeable with eager runs); the first steps pay for the compilation.
     """
 
     def __init__(
@@ -110,6 +115,8 @@ class VideoClassifier(pl.LightningModule):
         eval_precision: EvalPrecision = "32-true",
         test_head: Literal["global_pool", "fully_conv"] = "global_pool",
         train_clip: tuple[int, int, int] | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -136,6 +143,10 @@ class VideoClassifier(pl.LightningModule):
             head["fully_conv_clip"] = tuple(hp.train_clip)
         self.net = create_model(hp.model, num_classes=num_classes, base_width=hp.base_width, dropout=hp.dropout,
                                 **(hp.model_kwargs or {}), **head)
+        if hp.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last_3d)
+        if hp.compile:
+            self.net.compile()  # in place: the state_dict keys get no "_orig_mod." prefix
         self._initial_weights_pending = False
         if load_initial_weights:
             self.load_initial_weights()
