@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
+from a2video.cores import usable_cores
 from a2video.cli import main as a2video_main
 from a2video.data.synthetic import make_synthetic_set
 from a2video.engine.demo import VIDEO_FRAMES, VIDEO_SIZE, DemoSize, write_yaml, data_config, model_config, trainer_config
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--videos-per-class", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--workers", type=int, default=min(2, usable_cores()))
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from a2video.cores import usable_cores
 from a2video.data.transforms import normalize_video
 from a2video.engine import demo, demo_timing
 from a2video.engine.demo_timing import Costs, measure_loading, measure_network
@@ -89,7 +90,7 @@ def measure_rounds(config: dict, args: argparse.Namespace) -> tuple[Costs, dict[
             for key, value in measured.items():
                 rounds.setdefault(key, []).append(value)
     medians = {key: statistics.median(values) for key, values in rounds.items()}
-    costs = Costs(cores=demo_timing.usable_cores(), threads=threads, workers=workers,
+    costs = Costs(cores=usable_cores(), threads=threads, workers=workers,
                   **{k: v for k, v in medians.items() if k != "batch_transfer"})
     return costs, medians, references
 
@@ -139,7 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(demo.SIZES), default="small")
     parser.add_argument("--model", default="a2net_r26")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="as `a2video demo --workers`")
+    parser.add_argument("--workers", type=int, default=min(2, usable_cores()), help="as `a2video demo --workers`")
     parser.add_argument("--rounds", type=int, default=3, help="measurement rounds, alternating with the reference")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions of each unit per round")
     parser.add_argument("--compare", action="store_true",
@@ -150,7 +151,7 @@ def main() -> None:
     spec = demo.SIZES[args.size]
     configs = demo.demo_configs("/nonexistent", model=args.model, size=args.size, workers=args.workers)
     load = os.getloadavg()[0]
-    print(f"# bench_demo: {platform.processor() or platform.machine()}, {demo_timing.usable_cores()} cores, "
+    print(f"# bench_demo: {platform.processor() or platform.machine()}, {usable_cores()} cores, "
           f"torch {torch.__version__}; load average {load:.1f} at the start"
           + ("  (the machine is busy: seconds are inflated, ratios to the reference less so)" if load > 0.5 else ""))
     startup = import_seconds()

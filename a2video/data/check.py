@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from a2video.cores import usable_cores
 from a2video.data.decoding import FAST_BACKENDS, NoFramesError, VideoDecodeError, check_backend, probe_video, read_frames
 from a2video.data.lists import read_list
 from a2video.data.sampling import clip_span, resample_to_fps
@@ -167,7 +168,7 @@ def configure_check(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-frames", type=int, default=8, help="frames per clip (for too-short)")
     parser.add_argument("--sampling-rate", type=int, default=8, help="stride between clip frames (for too-short)")
     parser.add_argument("--target-fps", type=float, default=None, help="count clips at this frame rate, as data.target_fps")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=usable_cores(), help="processes (default: all cores)")
     parser.add_argument("--out", default="check_report.csv", help="CSV report (default: check_report.csv)")
     parser.add_argument("--all", action="store_true", help="list every video in the report, not only the problems")
     parser.add_argument("--backend", default="decord", choices=list(FAST_BACKENDS),

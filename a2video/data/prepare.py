@@ -45,6 +45,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from a2video.cores import usable_cores
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.scan import ListBuildReport, find_videos, write_found_lists
 from a2video.data.transcode import (
@@ -328,13 +329,6 @@ def _write_prepared_lists(
     return write_found_lists(dst_root, classes, list_samples, resolve)
 
 
-def _usable_cores() -> int:
-    """Cores this process may run on (a container or ``taskset`` may allow fewer than the machine has)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def configure_prepare(parser: argparse.ArgumentParser) -> None:
     """Adds the arguments of ``a2video prepare SRC_ROOT DST_ROOT ...``."""
     parser.description = (
@@ -348,7 +342,7 @@ def configure_prepare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gop", type=int, default=16, help="frames between key frames (default 16)")
     parser.add_argument("--crf", type=int, default=23, help="x264 quality, lower = better and larger (default 23)")
     parser.add_argument("--preset", default="veryfast", help="x264 preset, ultrafast ... veryslow (default veryfast)")
-    parser.add_argument("--workers", type=int, default=_usable_cores(), help="processes (default: all usable cores)")
+    parser.add_argument("--workers", type=int, default=usable_cores(), help="processes (default: all usable cores)")
     parser.add_argument("--lists", nargs="+", default=[], help="list files of the videos to prepare (paths relative "
                         "to SRC_ROOT); written again into DST_ROOT for the prepared videos")  # fmt: skip
     parser.add_argument("--classes", help="classes.txt of --lists (default: the one beside the first list)")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from a2video.cores import usable_cores
 from a2video.data.encoding import write_video
 from a2video.data.lists import write_classes, write_list
 from a2video.errors import A2VideoError, ConfigError
@@ -349,7 +350,7 @@ def make_synthetic_set(
             jobs.append((str(root / "videos" / relative), class_name, seed_sequence, num_frames, size, fps))
 
     if workers is None:
-        workers = os.cpu_count() or 1
+        workers = usable_cores()
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(_write_one, jobs, chunksize=8))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from a2video.cores import usable_cores
 from a2video.engine.checkpoints import CHECKPOINT_DIR, best_checkpoint, finished_epochs
 from a2video.errors import A2VideoError
 from a2video.files import atomic_write
@@ -171,7 +171,7 @@ def configure_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="small",
                         help="tiny: seconds, smoke test; small: the default (< 5 min on 2 cores); large: longer")
     parser.add_argument("--model", default="a2net_r26", help="any name from `a2video flops --list`")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="data loader workers")
+    parser.add_argument("--workers", type=int, default=min(2, usable_cores()), help="data loader workers")
     parser.add_argument("--fresh", action="store_true", help="retrain even if the runs already finished")
 
 

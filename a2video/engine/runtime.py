@@ -10,6 +10,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ProgressBar, TQDMProgressBar
 
+from a2video.cores import usable_cores
+
 log = logging.getLogger(__name__)
 
 
@@ -18,13 +20,13 @@ def cpu_threads(num_workers: int, processes: int = 1) -> int | None:
 
     OpenMP threads that share cores with worker processes (or with other training processes)
     wait for each other at every parallel region; on a 2-core machine two threads beside two busy
-    workers made a training step 17 times slower than one thread. None when the user has chosen
+    workers made a training step 17 times slower than one thread. Cores are counted within the
+    cgroup's CPU quota (:mod:`a2video.cores`). None when the user has chosen
     (``OMP_NUM_THREADS`` is set).
     """
     if os.environ.get("OMP_NUM_THREADS"):
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, processes) - num_workers)
+    return max(1, usable_cores() // max(1, processes) - num_workers)
 
 
 class CpuThreads(Callback):

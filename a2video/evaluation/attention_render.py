@@ -7,7 +7,6 @@ matplotlib canvas per video frame took seconds each for a full-size model's mosa
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from a2video.cores import usable_cores
 from a2video.evaluation.attention_capture import BlockAttention
 
 MP4_FPS = 2  # 8 frames of a clip: 4 seconds, slow enough to follow the maps
@@ -122,7 +122,7 @@ def mp4_bytes(frames: list[np.ndarray], fps: int = MP4_FPS) -> bytes:
     from a2video.data.encoding import write_video
 
     with tempfile.TemporaryDirectory() as folder:
-        path = write_video(Path(folder) / "clip.mp4", np.stack(frames), fps=fps, threads=min(4, os.cpu_count() or 1))
+        path = write_video(Path(folder) / "clip.mp4", np.stack(frames), fps=fps, threads=min(4, usable_cores()))
         return path.read_bytes()
 
 
