@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from a2video.cli import main
-from a2video.engine.demo import SIZES
+from a2video.engine.demo import SIZES, demo_configs
 
 
 def test_tiny_demo_runs_end_to_end_and_skips_finished_stages(tmp_path, capsys):
@@ -62,3 +62,17 @@ def test_tiny_demo_runs_end_to_end_and_skips_finished_stages(tmp_path, capsys):
     skipped = json.loads((out / "timing.json").read_text())["stages"]
     assert skipped["pretrain"]["predicted_s"] == skipped["finetune"]["predicted_s"] == 0.0  # not in the estimate
     assert [p.name for p in (out / "runs" / "pretrain_source" / "csv").iterdir()] == ["version_0"]
+
+    # Another seed in the same folder: the videos were made with seed 0, so the demo refuses in one
+    # line before it trains anything (it would otherwise test runs of the other seed).
+    assert main(["demo", "--size", "tiny", "--out", str(out), "--workers", "0", "--seed", "1"]) == 1
+    refused = capsys.readouterr().err
+    assert "other parameters" in refused and "Traceback" not in refused
+    assert last.stat().st_mtime_ns == before
+
+
+def test_demo_seed_reaches_every_seeded_setting(tmp_path):
+    configs = demo_configs(str(tmp_path), size="tiny", workers=0, seed=7)
+    for stage in ("pretrain", "finetune"):
+        assert configs[stage]["seed_everything"] == 7 and configs[stage]["data"]["seed"] == 7
+    assert demo_configs(str(tmp_path), size="tiny", workers=0)["pretrain"]["seed_everything"] == 0

@@ -95,7 +95,7 @@ def model_config(model: str, *, lr: float, backbone_lr_mult: float = 1.0, init_f
     }
 
 
-def data_config(set_root: str, *, size: DemoSize, workers: int) -> dict[str, Any]:
+def data_config(set_root: str, *, size: DemoSize, workers: int, seed: int = 0) -> dict[str, Any]:
     """The ``data`` section: 8 frames spanning the whole video, 32-pixel crops.
 
     No horizontal flip: it would turn "move right" into "move left" and keep the label.
@@ -118,7 +118,7 @@ def data_config(set_root: str, *, size: DemoSize, workers: int) -> dict[str, Any
         "batch_size": BATCH_SIZE,
         "eval_batch_size": 4,
         "num_workers": workers,
-        "seed": 0,
+        "seed": seed,
     }
 
 
@@ -136,22 +136,27 @@ def trainer_config(run_dir: str, *, epochs: int, val_every: int = 1) -> dict[str
     }
 
 
-def demo_configs(out: str, *, model: str = "a2net_r26", size: str = "small", workers: int = 2) -> dict[str, dict]:
-    """The pre-training and fine-tuning configs the demo runs (paths relative to ``out``)."""
+def demo_configs(out: str, *, model: str = "a2net_r26", size: str = "small", workers: int = 2,
+                 seed: int = 0) -> dict[str, dict]:
+    """The pre-training and fine-tuning configs the demo runs (paths relative to ``out``).
+
+    ``seed`` seeds the initial weights, the data order and the augmentation (the synthetic videos
+    take the same seed in ``run_demo``).
+    """
     spec = SIZES[size]
     data = f"{out}/data"
     pretrain_dir, finetune_dir = f"{out}/runs/pretrain_source", f"{out}/runs/finetune_target"
     pretrain = {
-        "seed_everything": 0,
+        "seed_everything": seed,
         "model": model_config(model, lr=0.05, epochs=spec.pretrain_epochs),
-        "data": data_config(f"{data}/source", size=spec, workers=workers),
+        "data": data_config(f"{data}/source", size=spec, workers=workers, seed=seed),
         "trainer": trainer_config(pretrain_dir, epochs=spec.pretrain_epochs, val_every=spec.pretrain_epochs),
     }
     finetune = {
-        "seed_everything": 0,
+        "seed_everything": seed,
         "model": model_config(model, lr=0.05, backbone_lr_mult=0.2, epochs=spec.finetune_epochs,
                               init_from=f"{pretrain_dir}/checkpoints/last.ckpt"),
-        "data": data_config(f"{data}/target", size=spec, workers=workers),
+        "data": data_config(f"{data}/target", size=spec, workers=workers, seed=seed),
         "trainer": trainer_config(finetune_dir, epochs=spec.finetune_epochs, val_every=spec.finetune_val_every),
     }
     return {"pretrain": pretrain, "finetune": finetune}
@@ -175,6 +180,8 @@ def configure_demo(parser: argparse.ArgumentParser) -> None:
                         help="tiny: seconds, smoke test; small: the default (< 5 min on 2 cores); large: longer")
     parser.add_argument("--model", default="a2net_r26", help="any name from `a2video flops --list`")
     parser.add_argument("--workers", type=int, default=min(2, usable_cores()), help="data loader workers")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="another seed: other videos, initial weights and data order (use a new --out)")
     parser.add_argument("--fresh", action="store_true", help="retrain even if the runs already finished")
 
 
@@ -187,7 +194,7 @@ def run_demo(args: argparse.Namespace) -> None:
         raise A2VideoError(f"unknown model {args.model!r}; available: {', '.join(list_models())}")
     out = Path(args.out).resolve()
     spec = SIZES[args.size]
-    configs = demo_configs(str(out), model=args.model, size=args.size, workers=args.workers)
+    configs = demo_configs(str(out), model=args.model, size=args.size, workers=args.workers, seed=args.seed)
     start = time.time()
     startup = demo_timing.process_age()
 
@@ -205,7 +212,7 @@ def run_demo(args: argparse.Namespace) -> None:
           f"(a training step takes {costs.train_step:.2f} s here)  {note}", flush=True)
     for set_name in ("source", "target"):
         make_synthetic_set(out / "data", set_name, videos_per_class=spec.videos_per_class,
-                           num_frames=VIDEO_FRAMES, size=VIDEO_SIZE, seed=0)
+                           num_frames=VIDEO_FRAMES, size=VIDEO_SIZE, seed=args.seed)
 
     for step, name in ((2, "pretrain"), (3, "finetune")):
         config = configs[name]
