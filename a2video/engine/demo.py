@@ -53,7 +53,7 @@ SIZES = {
     # CI smoke test: proves the pipeline end to end, not the accuracy.
     "tiny": DemoSize(videos_per_class=5, pretrain_epochs=1, finetune_epochs=1, test_clips=2, test_crops=1),
     # The default: >= 90 % video top-1 on the target set in < 5 minutes on 2 CPU cores (docs/DEMO.md).
-    "small": DemoSize(videos_per_class=150, pretrain_epochs=12, finetune_epochs=12, test_clips=2, test_crops=3,
+    "small": DemoSize(videos_per_class=150, pretrain_epochs=14, finetune_epochs=12, test_clips=2, test_crops=3,
                       finetune_val_every=2),  # 2 clips: 16-frame videos hold two 15-frame spans, 0 and 1
     # More data and epochs, for a machine with more cores or a GPU.
     "large": DemoSize(videos_per_class=300, pretrain_epochs=40, finetune_epochs=30, test_clips=10, test_crops=3),
@@ -148,7 +148,7 @@ def demo_configs(out: str, *, model: str = "a2net_r26", size: str = "small", wor
     pretrain_dir, finetune_dir = f"{out}/runs/pretrain_source", f"{out}/runs/finetune_target"
     pretrain = {
         "seed_everything": seed,
-        "model": model_config(model, lr=0.05, epochs=spec.pretrain_epochs),
+        "model": model_config(model, lr=0.1, epochs=spec.pretrain_epochs),
         "data": data_config(f"{data}/source", size=spec, workers=workers, seed=seed),
         "trainer": trainer_config(pretrain_dir, epochs=spec.pretrain_epochs, val_every=spec.pretrain_epochs),
     }
