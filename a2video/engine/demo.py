@@ -66,7 +66,7 @@ VIDEO_FRAMES = 16
 VIDEO_SIZE = 48
 CLIP_FRAMES = 8
 SAMPLING_RATE = 2
-BATCH_SIZE = 16  # per clip hardly dearer than 32 on a CPU, and twice the updates per epoch (docs/DEMO.md)
+BATCH_SIZE = 16  # ~20 % dearer per epoch than 32 on a CPU, but twice the updates: learns more per epoch (docs/DEMO.md)
 
 
 def model_config(model: str, *, lr: float, backbone_lr_mult: float = 1.0, init_from: str | None = None,
@@ -77,7 +77,7 @@ def model_config(model: str, *, lr: float, backbone_lr_mult: float = 1.0, init_f
         "base_width": 8,
         "dropout": 0.2,
         # Every residual unit starts as the identity (its last BN at gamma = 0): from scratch this
-        # cut the epochs spent at chance from about 5 to 1 (docs/DEMO.md).
+        # cut the epochs spent at chance from about 5 to 1-3 (docs/DEMO.md).
         "model_kwargs": {"zero_init_residual": True},
         "init_from": init_from,
         "lr": lr,

@@ -7,8 +7,9 @@ unit of each kind is measured in this process (:func:`measure_costs`, a few seco
 :func:`predict_seconds` turns counts and costs into seconds per stage. ``tools/bench_demo.py``
 runs the same measurement at length and prints the breakdown.
 
-The per-unit costs are what differs between machines: the demo's tiny steps are bound by per-call
-overhead more than by arithmetic, so two 2-core boxes can differ 3x in step time (docs/DEMO.md).
+The per-unit costs are what differs between machines, and whether the loader workers really run
+beside the training process (docs/DEMO.md: on this box they do, and the step is bound by its
+convolutions and the clips by decoding).
 """
 
 from __future__ import annotations
