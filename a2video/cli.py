@@ -2,8 +2,8 @@
 
 ``fit``, ``validate`` and ``test`` are LightningCLI (:mod:`a2video.engine.lightning_cli`): the config
 schema is the typed ``__init__`` of the model and data classes. Every other subcommand follows one
-pattern: the module that owns the work defines ``configure_<name>(parser)`` (its arguments) and
-``run_<name>(args)`` (the work), and the table below names that module. Errors the user can fix are
+pattern: ``a2video/commands/<name>.py`` defines ``configure_<name>(parser)`` (its arguments) and
+``run_<name>(args)`` (the work, done by the library modules it calls); the table below lists them. Errors the user can fix are
 :class:`~a2video.errors.A2VideoError` s: printed here as one line, exit code 2 for a usage or config
 error, 1 for a run that failed, 143 for SIGTERM, 130 for Ctrl-C; never a traceback.
 """
@@ -27,27 +27,27 @@ LIGHTNING_COMMANDS = {
 
 @dataclass(frozen=True)
 class Command:
-    """A subcommand: the module holding ``configure_<name>`` and ``run_<name>``, imported only when
-    the command runs (torch, Lightning and the decoders take seconds to import)."""
+    """A subcommand: its code is ``a2video/commands/<name>.py`` (``configure_<name>`` and
+    ``run_<name>``), imported only when the command runs (torch, Lightning and the decoders take
+    seconds to import)."""
 
-    module: str
     help: str
 
 
 COMMANDS: dict[str, Command] = {
-    "demo": Command("a2video.engine.demo", "synthetic pre-train → fine-tune → multi-view test, on a CPU in minutes"),
-    "synth": Command("a2video.data.commands", "generate the synthetic motion video sets"),
-    "lists": Command("a2video.data.commands", "build list files (ucf101, kinetics, hmdb51, ssv2, csv, folder)"),
-    "prepare": Command("a2video.data.prepare", "re-encode a dataset for fast loading (short side, key frames), resumable"),
-    "check": Command("a2video.data.check", "scan videos before a run: unreadable, too short, odd files (CSV)"),
-    "flops": Command("a2video.models.commands", "parameters and GMACs of one view"),
-    "convert": Command("a2video.models.commands", "PySlowFast/pytorchvideo/mmaction2 weights → a2video .ckpt"),
-    "predict": Command("a2video.inference.predict", "top-k classes of videos with a trained model (CSV, JSON)"),
-    "export": Command("a2video.inference.export", "TorchScript, ONNX and torch.export files + preprocessing.json"),
-    "features": Command("a2video.inference.features", "per-video pre-logit embeddings to .npz"),
-    "analyze": Command("a2video.evaluation.report", "views curve, per-class, calibration, ensembles of test runs"),
-    "explain": Command("a2video.evaluation.explain", "the A² attention maps of a model on one video (MP4, PNG)"),
-    "average-splits": Command("a2video.evaluation.commands", "mean of several splits' metrics.json"),
+    "demo": Command("synthetic pre-train → fine-tune → multi-view test, on a CPU in minutes"),
+    "synth": Command("generate the synthetic motion video sets"),
+    "lists": Command("build list files (ucf101, kinetics, hmdb51, ssv2, csv, folder)"),
+    "prepare": Command("re-encode a dataset for fast loading (short side, key frames), resumable"),
+    "check": Command("scan videos before a run: unreadable, too short, odd files (CSV)"),
+    "flops": Command("parameters and GMACs of one view"),
+    "convert": Command("PySlowFast/pytorchvideo/mmaction2 weights → a2video .ckpt"),
+    "predict": Command("top-k classes of videos with a trained model (CSV, JSON)"),
+    "export": Command("TorchScript, ONNX and torch.export files + preprocessing.json"),
+    "features": Command("per-video pre-logit embeddings to .npz"),
+    "analyze": Command("views curve, per-class, calibration, ensembles of test runs"),
+    "explain": Command("the A² attention maps of a model on one video (MP4, PNG)"),
+    "average-splits": Command("mean of several splits' metrics.json"),
 }
 
 
@@ -61,8 +61,8 @@ class ArgumentParser(argparse.ArgumentParser):
 def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     """The parser of subcommand ``name`` and its run function."""
     command = COMMANDS[name]
-    module = importlib.import_module(command.module)
     function = name.replace("-", "_")
+    module = importlib.import_module(f"a2video.commands.{function}")
     parser = ArgumentParser(prog=f"a2video {name}", description=command.help)
     getattr(module, f"configure_{function}")(parser)
     return parser, getattr(module, f"run_{function}")

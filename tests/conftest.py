@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from a2video.data.synthetic import SyntheticSet, make_synthetic_set
+from a2video.preparation.synthetic import SyntheticSet, make_synthetic_set
 
 
 @pytest.fixture(scope="session")

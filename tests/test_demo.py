@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from a2video.cli import main
-from a2video.engine.demo import SIZES, demo_configs
+from a2video.demo.recipe import SIZES, demo_configs
 
 
 def test_tiny_demo_runs_end_to_end_and_skips_finished_stages(tmp_path, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from a2video.engine.demo import demo_configs
+from a2video.demo.recipe import demo_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 

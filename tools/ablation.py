@@ -1,7 +1,7 @@
 """Attention ablation on the synthetic set: every variant and the plain I3D, same budget, same seed.
 
 Each model is trained from scratch on the synthetic ``source`` set with the demo's pre-training
-recipe (``a2video.engine.demo``: 8 frames at stride 4, 32² crops, batch 16, SGD + cosine), only
+recipe (``a2video.demo.recipe``: 8 frames at stride 4, 32² crops, batch 16, SGD + cosine), only
 ``model.model`` changing, then tested with multi-view testing on the test list. The runs go through
 the real ``a2video fit`` / ``a2video test`` code path; their configs stay in ``OUT/configs``.
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from a2video.cores import usable_cores
 from a2video.cli import main as a2video_main
-from a2video.data.synthetic import make_synthetic_set
-from a2video.engine.demo import VIDEO_FRAMES, VIDEO_SIZE, DemoSize, write_yaml, data_config, model_config, trainer_config
+from a2video.preparation.synthetic import make_synthetic_set
+from a2video.demo.recipe import VIDEO_FRAMES, VIDEO_SIZE, DemoSize, write_yaml, data_config, model_config, trainer_config
 
 MODELS = ["i3d_r50", "a2net_r50", "nl_r50", "se_r50", "coord_r50", "lka_r50", "aa_r50"]
 

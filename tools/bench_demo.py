@@ -1,6 +1,6 @@
 """What ``a2video demo`` costs on this machine, and how long it will take here.
 
-Measures, in this process, the unit costs the demo's time is made of (``a2video.engine.demo_timing``):
+Measures, in this process, the unit costs the demo's time is made of (``a2video.demo.timing``):
 a training step of the demo's network, an evaluation view, loading a training clip and an evaluation
 video the way a loader worker does, writing a synthetic video, the batch hand-over to the training
 process, and (in a fresh interpreter) the start-up imports. Each is measured in several rounds that
@@ -34,8 +34,9 @@ import torch
 
 from a2video.cores import usable_cores
 from a2video.data.transforms import normalize_video
-from a2video.engine import demo, demo_timing
-from a2video.engine.demo_timing import Costs, measure_loading, measure_network
+from a2video.demo import recipe as demo
+from a2video.demo import timing as demo_timing
+from a2video.demo.timing import Costs, measure_loading, measure_network
 from a2video.engine.runtime import cpu_threads
 
 REFERENCE = torch.randn(256, 256)
@@ -58,7 +59,7 @@ def reference_seconds() -> float:
 
 def import_seconds() -> float:
     """Wall seconds of a fresh interpreter importing what ``a2video demo`` imports before it trains."""
-    code = "import a2video.engine.lightning_cli, a2video.engine.demo, a2video.data.synthetic"
+    code = "import a2video.engine.lightning_cli, a2video.demo.recipe, a2video.preparation.synthetic"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
     return time.perf_counter() - start

@@ -6,7 +6,7 @@ compare numbers measured under the same machine load:
 1. Renders ``--videos`` raw videos like the YouTube files behind Kinetics: 1280x720, 30 fps,
    10 s, H.264 (x264 CRF 23, ``veryfast``) with a key frame every 250 frames; a textured
    background panning, moving discs and camera-like noise. Kept in ``--video-dir`` for later runs.
-2. Prepares them with ``a2video.data.prepare`` (short side 320, a key frame every 16 frames;
+2. Prepares them with ``a2video.preparation.prepare`` (short side 320, a key frame every 16 frames;
    the command's defaults), timing it, and a second copy with the short side only (key frame
    every 250 frames, like the source) to tell the two effects apart.
 3. Per core: one process, one decoder thread, ``TrainVideoDataset`` items (8 frames at stride 8
@@ -93,14 +93,14 @@ def make_raw_videos(folder: Path, count: int, workers: int) -> list[tuple[str, i
 
 def prepare_copy(raw: Path, out: Path, gop: int, workers: int) -> None:
     """Prepares ``raw`` into ``out`` with the default settings but ``gop`` (skipped when done)."""
-    from a2video.data.prepare import PrepareSettings, prepare_dataset
+    from a2video.preparation.prepare import PrepareSettings, prepare_dataset
 
     prepare_dataset(raw, out, PrepareSettings(gop=gop), lists=[str(raw / "train.txt")], workers=workers, progress=False)
 
 
 def prepare_cost(raw: Path, samples, count: int) -> tuple[float, float]:
     """(CPU seconds, wall seconds) per video of ``a2video prepare``'s defaults, in this process."""
-    from a2video.data.transcode import PrepareSettings, prepare_video
+    from a2video.preparation.transcode import PrepareSettings, prepare_video
 
     cpu, wall = time.process_time(), time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:

@@ -113,7 +113,7 @@ def bench_explain(folder: Path) -> None:
     video = write_video(folder / "ten_seconds.mp4", frames, fps=25)
 
     command = [sys.executable, "-c",
-               "import argparse, sys; from a2video.evaluation.explain import configure_explain, run_explain; "
+               "import argparse, sys; from a2video.commands.explain import configure_explain, run_explain; "
                "p = argparse.ArgumentParser(); configure_explain(p); run_explain(p.parse_args(sys.argv[1:]))",
                str(video), "--ckpt", str(folder / "a2net_r50.ckpt"), "--out", str(folder / "explain")]
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}

@@ -15,7 +15,6 @@ With several runs the per-run CSV and PNG files go into one sub-folder per run.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import html
@@ -29,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from a2video.errors import ConfigError
 from a2video.evaluation import plots
 from a2video.evaluation.analysis import RunAnalysis, analyze_run, load_test_run
 from a2video.evaluation.compare import compare_runs
@@ -136,38 +134,6 @@ def run_names(folders: list[Path]) -> list[str]:
         end += 1
     names = ["/".join(p[start:len(p) - end]) for p in parts]
     return names if len(set(names)) == len(names) else [str(f) for f in folders]
-
-
-def configure_analyze(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``a2video analyze RUN_TEST_DIR [MORE ...] [--out DIR]``."""
-    parser.description = ("Analyse finished test runs from their saved files (no video is decoded): accuracy "
-                          "against the number of views, per-class accuracy, confused pairs, calibration, the "
-                          "ensemble of runs over the same videos or the mean of splits; writes report.html.")
-    parser.add_argument("runs", nargs="+", metavar="RUN_TEST_DIR",
-                        help="test folders of `a2video test` (metrics.json, view_logits.npz)")
-    parser.add_argument("--out", help="output folder (default: the test folder for one run, "
-                                      "<common parent>/analysis for several)")
-    parser.add_argument("--names", nargs="+", help="run names for the tables (default: from the paths)")
-    parser.add_argument("--video-root", help="folder of the videos, for thumbnails of the worst videos "
-                                             "(default: data.video_root of the run's test_config.yaml)")
-    parser.add_argument("--worst", type=int, default=8, help="misclassified videos shown as thumbnails per run")
-
-
-def run_analyze(args: argparse.Namespace) -> None:
-    """``a2video analyze``: writes the analysis files and report.html, prints a summary.
-
-    Raises:
-        AnalysisError: A test folder is missing, incomplete or inconsistent (names the file).
-        ConfigError: ``--names`` does not match the runs, or ``--worst`` is negative.
-    """
-    if args.names is not None and len(args.names) != len(args.runs):
-        raise ConfigError(f"--names gives {len(args.names)} names for {len(args.runs)} runs")
-    if args.worst < 0:
-        raise ConfigError(f"--worst must be >= 0, got {args.worst}")
-    output = write_analysis(args.runs, out_dir=args.out, names=args.names, video_root=args.video_root,
-                            worst=args.worst)
-    print(format_analysis(output.analyses, output.comparison))
-    print(f"report: {output.report}")
 
 
 def format_analysis(analyses: list[RunAnalysis], comparison: dict[str, Any] | None) -> str:
@@ -429,7 +395,10 @@ def thumbnail_strip(path: str, *, frames: int = THUMB_FRAMES, height: int = THUM
         return None
     from PIL import Image  # Pillow comes with matplotlib
 
-    from a2video.data.decoding import probe_video, read_frames  # imports torch: only when needed
+    from a2video.data.decoding import (  # imports torch: only when needed
+        probe_video,
+        read_frames,
+    )
     try:
         info = probe_video(path)
         indices = np.linspace(0, info.num_frames - 1, frames + 2)[1:-1].round().astype(np.int64)

@@ -8,7 +8,6 @@ clip; the command fails if its output differs from the eager model's by more tha
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Callable
@@ -17,8 +16,8 @@ import torch
 from torch import nn
 
 from a2video.errors import A2VideoError
-from a2video.files import atomic_path, atomic_write, atomic_write_text
-from a2video.models.trained import TrainedModel, load_trained
+from a2video.files import atomic_path, atomic_write
+from a2video.models.trained import TrainedModel
 
 FORMATS = ("torchscript", "onnx", "export")
 FILE_NAMES = {"torchscript": "model.torchscript.pt", "onnx": "model.onnx", "export": "model.pt2"}
@@ -27,35 +26,6 @@ ONNX_OPSET = 17
 
 class ExportError(A2VideoError):
     """An exported file could not be written or does not reproduce the eager model."""
-
-
-def configure_export(parser: argparse.ArgumentParser) -> None:
-    parser.description = "Export a trained model (TorchScript, ONNX, torch.export) with a preprocessing.json."
-    parser.add_argument("checkpoint", help="a2video checkpoint, known name or another toolkit's file")
-    parser.add_argument("--out", default="exported", help="output folder (default: ./exported)")
-    parser.add_argument("--format", nargs="+", choices=FORMATS, default=list(FORMATS))
-    parser.add_argument("--model", default=None, help="a2video model to build (default: the checkpoint's)")
-    parser.add_argument("--classes", default=None, help="classes.txt when the checkpoint holds no class names")
-    parser.add_argument("--size", type=int, default=None, help="input side (default: the test crop)")
-    parser.add_argument("--rtol", type=float, default=1e-4, help="largest accepted relative difference")
-
-
-def run_export(args: argparse.Namespace) -> None:
-    trained = load_trained(args.checkpoint, model=args.model, classes_file=args.classes)
-    p = trained.preprocessing
-    example = torch.randn(2, 3, p.num_frames, args.size or p.test_crop_size, args.size or p.test_crop_size,
-                          generator=torch.Generator().manual_seed(0))  # (N, C, T, H, W)
-    out = Path(args.out)
-    for fmt in args.format:
-        path = out / FILE_NAMES[fmt]
-        run_exported = EXPORTERS[fmt](trained.net, example, path)
-        error = relative_difference(run_exported(example), trained.net(example).detach())
-        if not error <= args.rtol:
-            raise ExportError(f"{path}: output differs from the eager model by {error:.2e} (relative), more than "
-                              f"--rtol {args.rtol:g}")
-        print(f"{fmt:<12} {path}  (max relative difference to eager: {error:.1e})")
-    atomic_write_text(out / "preprocessing.json", export_metadata(trained, example.shape))
-    print(f"{out / 'preprocessing.json'}: {p.describe()}; {trained.num_classes} classes")
 
 
 def relative_difference(output: torch.Tensor, reference: torch.Tensor) -> float:

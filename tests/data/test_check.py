@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import a2video.data.decoding as decoding
-from a2video.data.check import CheckError, check_video, configure_check, run_check
+from a2video.commands.check import configure_check, run_check
+from a2video.preparation.check import CheckError, check_video
 from a2video.data.decoding import torchcodec_available
 from a2video.errors import ConfigError
 from a2video.data.encoding import write_video

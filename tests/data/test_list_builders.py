@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from a2video.data.folder import build_folder_lists, split_per_class
-from a2video.data.kinetics import build_kinetics_lists, kinetics400_classes
+from a2video.preparation.folder import build_folder_lists, split_per_class
+from a2video.preparation.kinetics import build_kinetics_lists, kinetics400_classes
 from a2video.data.lists import ListFileError, read_classes, read_list
-from a2video.data.ucf101 import build_ucf101_lists
+from a2video.preparation.ucf101 import build_ucf101_lists
 from a2video.errors import ConfigError
 
 

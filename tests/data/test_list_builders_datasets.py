@@ -8,11 +8,11 @@ import pytest
 
 from a2video.cli import main
 from a2video.errors import A2VideoError
-from a2video.data.folder import build_folder_lists, split_groups_per_class
-from a2video.data.generic_csv import build_csv_lists
-from a2video.data.hmdb51 import build_hmdb51_lists
+from a2video.preparation.folder import build_folder_lists, split_groups_per_class
+from a2video.preparation.generic_csv import build_csv_lists
+from a2video.preparation.hmdb51 import build_hmdb51_lists
 from a2video.data.lists import ListFileError, read_classes, read_list
-from a2video.data.ssv2 import build_ssv2_lists, template_class
+from a2video.preparation.ssv2 import build_ssv2_lists, template_class
 
 
 def lists_main(argv):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from a2video.data.kinetics import kinetics400_classes
+from a2video.preparation.kinetics import kinetics400_classes
 from a2video.data.lists import ListFileError, read_classes, read_list, write_classes, write_list
 
 REPO = Path(__file__).resolve().parents[2]

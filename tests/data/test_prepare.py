@@ -18,12 +18,13 @@ import av
 import numpy as np
 import pytest
 
-from a2video.data import prepare as prepare_module
-from a2video.data import transcode as transcode_module
+from a2video.preparation import prepare as prepare_module
+from a2video.preparation import transcode as transcode_module
 from a2video.data.encoding import write_video
 from a2video.data.lists import read_classes, read_list, write_classes, write_list
-from a2video.data.prepare import PrepareError, configure_prepare, prepare_dataset, run_prepare
-from a2video.data.transcode import PrepareSettings, output_size
+from a2video.commands.prepare import configure_prepare, run_prepare
+from a2video.preparation.prepare import PrepareError, prepare_dataset
+from a2video.preparation.transcode import PrepareSettings, output_size
 from a2video.files import is_temporary
 from video_codes import coded_frames, read_codes
 

@@ -8,7 +8,7 @@ import pytest
 from a2video.data.decoding import probe_video, read_frames
 from a2video.data.encoding import write_video
 from a2video.data.lists import read_classes, read_list
-from a2video.data.synthetic import MOTION_PAIRS, class_names, make_synthetic_set, render_clip
+from a2video.preparation.synthetic import MOTION_PAIRS, class_names, make_synthetic_set, render_clip
 from a2video.errors import ConfigError
 
 

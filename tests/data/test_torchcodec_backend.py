@@ -109,7 +109,7 @@ def test_torchcodec_without_ffmpeg_libraries_says_so(monkeypatch, coded_video):
 
 def test_the_package_imports_without_torchcodec():
     code = ("import sys; sys.modules['torchcodec'] = None\n"
-            "import a2video.data.decoding, a2video.data.datasets, a2video.data.check, a2video.engine.datamodule\n"
+            "import a2video.data.decoding, a2video.data.datasets, a2video.preparation.check, a2video.engine.datamodule\n"
             "import a2video.inference.runner\n"
             "assert not a2video.data.decoding.torchcodec_available()\n"
             "print('ok')")  # fmt: skip

@@ -12,7 +12,7 @@ import pytest
 
 from a2video.cli import main
 from a2video.data.lists import ListFileError, read_list
-from a2video.data.ucf101 import build_ucf101_lists
+from a2video.preparation.ucf101 import build_ucf101_lists
 
 CLASSES = ["1 ApplyEyeMakeup", "2 HandstandPushups", "3 YoYo"]
 

@@ -22,9 +22,9 @@ from torch import nn
 
 from a2video.cli import main
 from a2video.data.transforms import normalize_video
-from a2video.engine import demo
+from a2video.demo import recipe as demo
 from a2video.engine.datamodule import VideoDataModule
-from a2video.engine.demo import DemoSize
+from a2video.demo.recipe import DemoSize
 from a2video.engine.lightning_cli import parse_config
 from a2video.engine.module import VideoClassifier
 from a2video.engine.precise_bn import training_batches

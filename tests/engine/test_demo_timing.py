@@ -1,4 +1,4 @@
-"""The demo's time model (``a2video.engine.demo_timing``): work counted, stages predicted, the stage clock.
+"""The demo's time model (``a2video.demo.timing``): work counted, stages predicted, the stage clock.
 
 The counts are checked against a generated synthetic set's list files, the predictions against
 what each bound means (loader-bound, compute-bound, serial without workers), and the clock's
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from a2video.engine import demo, demo_timing
-from a2video.engine.demo_timing import Costs, StageClock, StageWork, predict_seconds
+from a2video.demo import recipe as demo
+from a2video.demo import timing as demo_timing
+from a2video.demo.timing import Costs, StageClock, StageWork, predict_seconds
 
 SIZE = demo.DemoSize(videos_per_class=5, pretrain_epochs=3, finetune_epochs=4, test_clips=2, test_crops=3,
                      finetune_val_every=2)

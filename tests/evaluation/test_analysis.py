@@ -22,7 +22,7 @@ from a2video.evaluation.analysis import (
     load_test_run,
 )
 from a2video.evaluation.compare import compare_runs
-from a2video.evaluation.report import configure_analyze, run_analyze
+from a2video.commands.analyze import configure_analyze, run_analyze
 
 CLIPS, CROPS, K = 4, 3, 6
 # The views curve's definition for 4 clips: k clips = the k most evenly spread ones.

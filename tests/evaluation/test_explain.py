@@ -15,7 +15,7 @@ from a2video.data.encoding import write_video
 from a2video.errors import A2VideoError, ConfigError
 from a2video.evaluation.attention_capture import capture_attention
 from a2video.evaluation.attention_render import overlay
-from a2video.evaluation.explain import configure_explain, run_explain
+from a2video.commands.explain import configure_explain, run_explain
 from a2video.layers import DoubleAttention3d, NonLocal3d
 from a2video.models import create_model
 from a2video.models.preprocessing import IMAGENET

@@ -14,7 +14,7 @@ import torch
 from a2video.cli import main
 from a2video.errors import WeightsError
 from a2video.models import create_model, hub
-from a2video.models.commands import configure_convert, run_convert
+from a2video.commands.convert import configure_convert, run_convert
 from a2video.models.preprocessing import KINETICS_SLOWFAST
 from a2video.models.trained import load_trained
 from a2video.models.weights import load_weights

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from a2video.data.lists import Sample
-from a2video.data.scan import ListBuildReport, find_videos, write_found_lists
+from a2video.preparation.scan import ListBuildReport, find_videos, write_found_lists
 from a2video.errors import A2VideoError, ConfigError
 
 

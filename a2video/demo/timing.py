@@ -92,7 +92,7 @@ class StageWork:
 
 def _split_sizes(set_name: str, videos_per_class: int) -> dict[str, int]:
     """Videos per split of a synthetic set (``make_synthetic_set``'s rule: ``vpc // 5`` held out twice)."""
-    from a2video.data.synthetic import class_names
+    from a2video.preparation.synthetic import class_names
 
     classes = len(class_names(set_name))
     held_out = max(1, videos_per_class // 5)
@@ -209,7 +209,7 @@ def measure_loading(config: dict[str, Any], *, num_frames: int, size: int, folde
     """
     from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset
     from a2video.data.encoding import write_video
-    from a2video.data.synthetic import class_names, render_clip
+    from a2video.preparation.synthetic import class_names, render_clip
 
     data = config["data"]
     names = class_names("source")

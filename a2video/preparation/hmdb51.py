@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
 from a2video.data.lists import ListFileError, Sample, content_lines
-from a2video.data.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
+from a2video.preparation.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
 from a2video.errors import A2VideoError
 
 SPLIT_FILE = re.compile(r"^(?P<name>.+)_test_split(?P<split>[1-9])\.txt$")

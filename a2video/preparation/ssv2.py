@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from a2video.data.lists import ListFileError, Sample
-from a2video.data.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
+from a2video.preparation.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
 from a2video.errors import A2VideoError
 
 SPLIT_FILES = (("train.json", "train.txt"), ("validation.json", "val.txt"))

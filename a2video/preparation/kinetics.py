@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 
 from a2video.data.lists import ListFileError, Sample
-from a2video.data.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
+from a2video.preparation.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
 
 REQUIRED_COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")
 SPLIT_NAMES = {"train": "train", "val": "val", "validate": "val", "validation": "val", "test": "test"}

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from a2video.data.lists import ListFileError, Sample
-from a2video.data.scan import ListBuildReport, write_found_lists
+from a2video.preparation.scan import ListBuildReport, write_found_lists
 from a2video.errors import A2VideoError, ConfigError
 
 HEADER = ("path", "label")

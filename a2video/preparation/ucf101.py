@@ -15,7 +15,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from a2video.data.lists import ListFileError, Sample, content_lines
-from a2video.data.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
+from a2video.preparation.scan import ListBuildReport, find_videos, index_by_stem, write_found_lists
 from a2video.errors import A2VideoError
 
 SPLITS = (1, 2, 3)

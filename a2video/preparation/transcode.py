@@ -2,7 +2,7 @@
 
 Everything here runs inside a worker process (or the main one with ``--workers 1``) and returns
 plain data: :func:`prepare_video` never raises for a bad input or a failed write, it says so in
-its :class:`PrepareResult`, and the orchestration in :mod:`a2video.data.prepare` decides.
+its :class:`PrepareResult`, and the orchestration in :mod:`a2video.preparation.prepare` decides.
 """
 
 from __future__ import annotations

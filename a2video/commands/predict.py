@@ -1,11 +1,4 @@
-"""``a2video predict``: top-k classes of videos with a trained model, as a table, CSV and JSON.
-
-Each video is scored with the test protocol's views (10 clips × 3 crops unless ``--clips`` /
-``--crops`` say otherwise) and the views' softmax is averaged, as ``a2video test`` does. With
-``--window S --stride S`` a long video gets one prediction per window (``windows.csv``) and a
-timeline picture per video (``timelines/<name>.png``). A video that cannot be read is a row marked
-``failed: <reason>``; the others still run and the command succeeds.
-"""
+"""``a2video predict``: top-k classes of videos with a trained model (CSV, JSON, per-window timelines)."""
 
 from __future__ import annotations
 
@@ -26,7 +19,14 @@ from a2video.errors import ConfigError
 from a2video.evaluation.metrics import aggregate_views
 from a2video.files import atomic_write, atomic_write_text
 from a2video.inference.inputs import collect_videos
-from a2video.inference.runner import Scorer, add_view_arguments, pick_device, video_views, view_spec, window_views
+from a2video.inference.runner import (
+    Scorer,
+    add_view_arguments,
+    pick_device,
+    video_views,
+    view_spec,
+    window_views,
+)
 from a2video.models.trained import load_trained
 
 

@@ -1,9 +1,4 @@
-"""``a2video features``: one pre-logit embedding per video (its views averaged), for your own heads.
-
-``features.npz`` holds ``paths`` (N,) str, ``features`` (N, F) float32 (NaN rows for videos that
-could not be read), ``ok`` (N,) bool, ``errors`` (N,) str and ``views_per_video`` (); readable
-with ``np.load`` (no pickle).
-"""
+"""``a2video features``: per-video pre-logit embeddings of a trained model, to ``.npz``."""
 
 from __future__ import annotations
 
@@ -18,7 +13,13 @@ from tqdm import tqdm
 
 from a2video.files import atomic_write
 from a2video.inference.inputs import collect_videos
-from a2video.inference.runner import Scorer, add_view_arguments, pick_device, video_views, view_spec
+from a2video.inference.runner import (
+    Scorer,
+    add_view_arguments,
+    pick_device,
+    video_views,
+    view_spec,
+)
 from a2video.models.trained import load_trained
 
 

@@ -1,4 +1,4 @@
-"""``a2video average-splits``: the per-split accuracies of several ``metrics.json`` and their mean."""
+"""``a2video average-splits``: the mean of several splits' ``metrics.json``."""
 
 from __future__ import annotations
 
