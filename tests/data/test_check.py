@@ -12,7 +12,6 @@ import pytest
 import a2video.data.decoding as decoding
 from a2video.commands.check import configure_check, run_check
 from a2video.preparation.check import CheckError, check_video
-from a2video.data.decoding import torchcodec_available
 from a2video.errors import ConfigError
 from a2video.data.encoding import write_video
 from a2video.data.lists import write_list
@@ -121,7 +120,7 @@ def test_a_list_file_needs_its_video_root_and_reports_missing_videos(dataset, tm
     assert np.isclose(float(report["good.mp4"]["fps"]), 25.0)
 
 
-@pytest.mark.skipif(not torchcodec_available(), reason="torchcodec or FFmpeg's libraries missing")
+@pytest.mark.needs_torchcodec
 def test_with_torchcodec_pyav_only_means_torchcodec_cannot_decode_it(dataset, tmp_path):
     root, expected = dataset
     out = tmp_path / "report.csv"

@@ -8,7 +8,7 @@ from a2video.data.decoding import VideoDecodeError, probe_video, read_frames, to
 from a2video.data.encoding import write_video
 from video_codes import coded_frames, make_bad_videos, read_codes
 
-needs_torchcodec = pytest.mark.skipif(not torchcodec_available(), reason="torchcodec or FFmpeg's libraries missing")
+needs_torchcodec = pytest.mark.needs_torchcodec  # tests/conftest.py: skipped without it, failed in CI
 BACKENDS = ["decord", "pyav", pytest.param("torchcodec", marks=needs_torchcodec)]
 
 

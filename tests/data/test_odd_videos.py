@@ -16,8 +16,8 @@ from a2video.data.decoding import VideoDecodeError, probe_video, read_frames, to
 from a2video.data.transforms import short_side_size
 from odd_videos import encoder_exists, make_odd_videos, marked_frames, read_marks
 
-# torchcodec is an optional extra that needs FFmpeg's shared libraries; CI has neither.
-needs_torchcodec = pytest.mark.skipif(not torchcodec_available(), reason="torchcodec or FFmpeg's libraries missing")
+# torchcodec is an optional extra that needs FFmpeg's shared libraries; .ci/run installs both.
+needs_torchcodec = pytest.mark.needs_torchcodec  # tests/conftest.py: skipped without it, failed in CI
 BACKENDS = ["decord", "pyav", pytest.param("torchcodec", marks=needs_torchcodec)]
 AVAILABLE = ["decord", "pyav"] + (["torchcodec"] if torchcodec_available() else [])
 NAMES = ["rotated90", "rotated180", "rotated270", "offset_mkv", "offset_webm", "vfr_mkv", "vfr_mp4", "edit_list",

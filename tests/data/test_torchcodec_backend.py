@@ -1,9 +1,10 @@
 """The torchcodec backend's own logic: missing-package errors, the checks against the probe, the CUDA branch.
 
-Most tests here swap torchcodec's ``VideoDecoder`` for a stand-in built on PyAV (so they run in
-CI, which has neither torchcodec nor FFmpeg's libraries): the stand-in can be told to misbehave
-the way real decoders did (frames one picture off, a frame too many) and records the arguments
-it was given. The odd files through the real torchcodec are in test_odd_videos.py.
+Tests marked ``needs_torchcodec`` decode with the real torchcodec (CI installs it and FFmpeg's
+libraries, tests/conftest.py): a thin subclass of its ``VideoDecoder`` records the arguments it was
+given and can be told to misbehave the way real decoders did (frames one picture off, a frame too
+many). Only the CUDA branch, which needs a GPU, runs against a stand-in built on PyAV. The odd files
+through the real torchcodec are in test_odd_videos.py.
 """
 
 from __future__ import annotations
@@ -27,13 +28,43 @@ from a2video.errors import ConfigError
 from video_codes import read_codes
 
 
+@pytest.fixture
+def watched(monkeypatch):
+    """torchcodec's own ``VideoDecoder``, subclassed to record its arguments and torch's thread count
+    while frames are fetched, and to misbehave on request."""
+    VideoDecoder, Resize = decoding._torchcodec()
+
+    class Watched(VideoDecoder):
+        calls: list[dict] = []
+        torch_threads: list[int] = []
+        shift = 0  # after frame 0, return the picture `shift` frames later than asked, with its true time
+        extra_frames = 0  # claim this many more frames than torchcodec counts
+
+        def __init__(self, source, **options):
+            transforms = options.get("transforms") or []
+            Watched.calls.append(dict(stream_index=options["stream_index"], threads=options["num_ffmpeg_threads"],
+                                      device=options["device"], resize=[type(t) for t in transforms] == [Resize]))  # fmt: skip
+            super().__init__(source, **options)
+            self.frames = super().__len__()
+
+        def __len__(self) -> int:
+            return self.frames + self.extra_frames
+
+        def get_frames_at(self, indices):
+            Watched.torch_threads.append(torch.get_num_threads())
+            return super().get_frames_at([min(i + self.shift, self.frames - 1) if i else 0 for i in indices])
+
+    monkeypatch.setattr(decoding, "_torchcodec_loaded", (Watched, Resize))
+    return Watched
+
+
 class StandInResize:
     def __init__(self, size):
         self.size = tuple(size)
 
 
 class StandInDecoder:
-    """torchcodec's ``VideoDecoder`` as read_frames uses it, decoding with PyAV.
+    """torchcodec's ``VideoDecoder`` as read_frames uses it, decoding with PyAV: for the CUDA branch only.
 
     Like torchcodec, it resizes only on the CPU (transforms are CPU-only there), and returns
     NHWC uint8 frames with their presentation times in seconds.
@@ -117,40 +148,45 @@ def test_the_package_imports_without_torchcodec():
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
-def test_the_stand_in_decodes_like_the_other_backends(stand_in, coded_video):
+@pytest.mark.needs_torchcodec
+def test_torchcodec_decodes_like_the_other_backends(watched, coded_video):
     indices = np.array([[50, 3, 99, 99], [0, 17, 64, 65]])
     frames = read_frames(coded_video, indices, (24, 64), backend="torchcodec", fallback=False, num_threads=1)
     assert frames.shape == (2, 4, 24, 64, 3)
     assert np.array_equal(read_codes(frames), indices)
-    assert stand_in.calls == [dict(stream_index=0, threads=1, device="cpu", size=(24, 64))]
-    read_frames(coded_video, np.array([3]), backend="torchcodec")
-    assert stand_in.calls[-1]["size"] is None  # no resize asked: no transform
+    assert watched.calls == [dict(stream_index=0, threads=1, device="cpu", resize=True)]
+    frames = read_frames(coded_video, np.array([3, 98]), backend="torchcodec", fallback=False)
+    assert watched.calls[-1]["resize"] is False  # no resize asked: no transform
+    assert frames.shape == (2, 48, 128, 3) and read_codes(frames).tolist() == [3, 98]
 
 
-def test_frames_whose_times_are_not_those_asked_for_are_refused(stand_in, coded_video, monkeypatch):
+@pytest.mark.needs_torchcodec
+def test_frames_whose_times_are_not_those_asked_for_are_refused(watched, coded_video, monkeypatch):
     # The MPEG-4 AVI case: frame 0 right, every later one a picture off (there: early; here: late).
-    monkeypatch.setattr(stand_in, "shift", 1)
+    monkeypatch.setattr(watched, "shift", 1)
     indices = np.array([40, 10, 70])
     with pytest.raises(VideoDecodeError, match="torchcodec: .*timestamps are not those of the frames asked for"):
         read_frames(coded_video, indices, backend="torchcodec", fallback=False)
     assert read_codes(read_frames(coded_video, indices, backend="torchcodec")).tolist() == [40, 10, 70]  # PyAV
 
 
-def test_a_frame_count_that_differs_from_the_probe_is_refused(stand_in, coded_video, monkeypatch):
-    monkeypatch.setattr(stand_in, "extra_frames", 1)  # the truncated MP4: an incomplete last packet counted
+@pytest.mark.needs_torchcodec
+def test_a_frame_count_that_differs_from_the_probe_is_refused(watched, coded_video, monkeypatch):
+    monkeypatch.setattr(watched, "extra_frames", 1)  # the truncated MP4: an incomplete last packet counted
     with pytest.raises(VideoDecodeError, match="torchcodec counts 101 frames where a player shows 100"):
         read_frames(coded_video, np.array([99]), backend="torchcodec", fallback=False)
     assert read_codes(read_frames(coded_video, np.array([99, 2]), backend="torchcodec")).tolist() == [99, 2]
 
 
-def test_torchcodec_runs_with_one_torch_thread_and_restores_the_count(stand_in, coded_video, monkeypatch):
+@pytest.mark.needs_torchcodec
+def test_torchcodec_runs_with_one_torch_thread_and_restores_the_count(watched, coded_video, monkeypatch):
     # With 2 torch threads torchcodec's per-frame copies cost 2.1-2.4x the CPU (docs/PERFORMANCE.md).
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
         read_frames(coded_video, np.array([5, 60]), (24, 64), backend="torchcodec", fallback=False)
-        assert stand_in.torch_threads == [1] and torch.get_num_threads() == 2
-        monkeypatch.setattr(stand_in, "extra_frames", 1)
+        assert watched.torch_threads == [1] and torch.get_num_threads() == 2
+        monkeypatch.setattr(watched, "extra_frames", 1)
         with pytest.raises(VideoDecodeError):  # refused inside: the count comes back all the same
             read_frames(coded_video, np.array([5]), backend="torchcodec", fallback=False)
         assert torch.get_num_threads() == 2
@@ -159,7 +195,7 @@ def test_torchcodec_runs_with_one_torch_thread_and_restores_the_count(stand_in, 
 
 
 def test_the_cuda_branch_decodes_on_the_device_and_resizes_there(stand_in, coded_video):
-    # No GPU here: the stand-in takes device="cuda:1" like torchcodec and, like torchcodec's
+    # No GPU in CI: the stand-in takes device="cuda:1" like torchcodec and, like torchcodec's
     # CUDA decoders, ignores transforms; read_frames must then resize the frames itself.
     info = probe_video(coded_video)
     indices = np.array([7, 93, 7])
@@ -186,19 +222,20 @@ def test_resize_frames_matches_pyav_and_keeps_the_type():
         assert np.abs(resized.numpy().astype(int) - reference).mean() < 2
 
 
+@pytest.mark.needs_torchcodec
 def test_backends_and_devices_are_checked_in_one_line(monkeypatch):
     with pytest.raises(ConfigError, match="one of decord, pyav, torchcodec"):
         check_backend("opencv")
     with pytest.raises(ConfigError, match="needs backend torchcodec"):
         check_backend("decord", "cuda")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(decoding, "_torchcodec_loaded", (StandInDecoder, StandInResize))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a GPU machine too answers as CI does
     with pytest.raises(ConfigError, match="no CUDA device"):
         check_backend("torchcodec", "cuda")
     check_backend("torchcodec", "cpu")
 
 
-def test_the_data_module_takes_torchcodec_and_hands_the_device_to_its_datasets(stand_in, monkeypatch, tmp_path,
+@pytest.mark.needs_torchcodec
+def test_the_data_module_takes_torchcodec_and_hands_the_device_to_its_datasets(watched, monkeypatch, tmp_path,
                                                                                coded_video):  # fmt: skip
     (tmp_path / "classes.txt").write_text("a\nb\n")
     (tmp_path / "test.txt").write_text("coded.mp4 1\n")
@@ -207,7 +244,8 @@ def test_the_data_module_takes_torchcodec_and_hands_the_device_to_its_datasets(s
     data = VideoDataModule(**options, backend="torchcodec")
     data.setup("test")
     item = data.datasets["test"][0]
-    assert bool(item["ok"]) and stand_in.calls and stand_in.calls[0]["device"] == "cpu"
+    assert bool(item["ok"]) and watched.calls and watched.calls[0]["device"] == "cpu"
+    assert tuple(item["video"].shape[:3]) == (2, 3, 2)  # 2 clips x 1 crop, (V, C, T, H, W)
     with pytest.raises(ConfigError, match="needs backend torchcodec"):
         VideoDataModule(**options, backend="decord", decode_device="cuda")
     # A GPU machine, simulated: the datasets get the device; workers would be spawned (CUDA and fork do not mix).
