@@ -52,7 +52,7 @@ def run_features(args: argparse.Namespace) -> None:
     elapsed = time.perf_counter() - start
     buffer = io.BytesIO()
     np.savez(buffer, paths=np.array(videos, dtype=str), features=features, ok=ok,
-             errors=np.array(errors, dtype=str), views_per_video=np.array(spec.num_views))
+             errors=np.array(errors, dtype=str), views_per_video=np.array(spec.test_clips * spec.test_crops))
     path = atomic_write(Path(args.out), lambda f: f.write(buffer.getvalue()))
-    print(f"{len(videos)} videos ({int((~ok).sum())} failed), {width}-d features, {spec.num_clips}x{spec.num_crops} "
+    print(f"{len(videos)} videos ({int((~ok).sum())} failed), {width}-d features, {spec.test_clips}x{spec.test_crops} "
           f"views each: {elapsed:.1f} s, {ok.sum() / elapsed if elapsed else 0:.3g} videos/s → {path}")
