@@ -20,8 +20,10 @@ from typing import Any, Literal
 Protocol = Literal["a2video", "slowfast", "slowfast-decode-all", "pytorchvideo", "pytorchvideo-0.1.5", "mmaction2"]
 PROTOCOLS: tuple[str, ...] = ("a2video", "slowfast", "slowfast-decode-all", "pytorchvideo", "pytorchvideo-0.1.5",
                               "mmaction2")
-Placement = Literal["even", "slowfast", "pytorchvideo", "segments"]
-PLACEMENTS: tuple[str, ...] = ("even", "slowfast", "pytorchvideo", "segments")
+Placement = Literal["even", "segments"]
+PLACEMENTS: tuple[str, ...] = ("even", "segments")
+# Placements that only imitated a peer's clip starts; the peer's protocol gives its exact frames.
+RETIRED_PLACEMENTS = {"slowfast": "slowfast", "pytorchvideo": "pytorchvideo-0.1.5"}
 ShortVideo = Literal["clamp", "loop", "repeat_last"]
 SHORT_VIDEO_RULES: dict[str, tuple[str, ...]] = {"a2video": ("clamp", "loop"), "mmaction2": ("loop", "repeat_last")}
 DEFAULT_SHORT_VIDEO = {"a2video": "clamp", "mmaction2": "loop"}
@@ -56,7 +58,7 @@ class ClipSpec:
         val_clips: Clips per video during validation.
         val_crops: Crops per clip during validation (1 or 3).
         protocol: Whose evaluation protocol makes the views (:mod:`a2video.data.protocols`).
-        twice_sample: mmaction2's ``twice_sample``: twice the clips, evenly spread (mmaction2 only).
+        twice_sample: mmaction2's ``twice_sample``: twice the test clips, spaced as mmaction2 1.x does (mmaction2 only).
     """
 
     num_frames: int = 8
@@ -103,7 +105,10 @@ class ClipSpec:
     def _protocol_problems(self) -> list[str]:
         problems = []
         placement, short = self.test_clip_placement, self.short_video
-        if placement is not None and placement not in PLACEMENTS:
+        if placement in RETIRED_PLACEMENTS:
+            problems.append(f"test_clip_placement {placement!r} copied only the peer's clip starts, not its frames: "
+                            f"set protocol: {RETIRED_PLACEMENTS[placement]} instead (and leave test_clip_placement out)")
+        elif placement is not None and placement not in PLACEMENTS:
             problems.append(f"test_clip_placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
         elif placement is not None and self.protocol != "a2video":
             problems.append(f"protocol {self.protocol} places its clips itself: leave test_clip_placement out "
@@ -114,6 +119,8 @@ class ClipSpec:
                             + (f" (choose {' or '.join(allowed)})" if allowed else ": it fills short videos itself"))
         if self.twice_sample and self.protocol != "mmaction2":
             problems.append("twice_sample is mmaction2's option: use it with protocol mmaction2")
+        elif self.twice_sample and self.test_clips < 2 and self.num_frames > 1:
+            problems.append("twice_sample needs test_clips >= 2 (mmaction2 spaces the clips by 1/(test_clips - 1))")
         return problems
 
     @property
@@ -143,10 +150,10 @@ class ClipSpec:
         return rule if rule in ("clamp", "loop") else "clamp"
 
     def views(self, stage: str) -> tuple[int, int]:
-        """(clips, crops) per video for ``val`` or ``test`` (mmaction2's ``twice_sample`` doubles the clips)."""
-        clips, crops = (self.val_clips, self.val_crops) if stage in ("val", "validate") else (self.test_clips,
-                                                                                             self.test_crops)
-        return (clips * 2 if self.twice_sample else clips), crops
+        """(clips, crops) per video for ``val`` or ``test`` (mmaction2's ``twice_sample`` doubles the test clips)."""
+        if stage in ("val", "validate"):
+            return self.val_clips, self.val_crops
+        return (self.test_clips * 2 if self.twice_sample else self.test_clips), self.test_crops
 
     def with_values(self, **changes: Any) -> ClipSpec:
         """A copy with some settings changed (``None`` values are ignored); checked again."""

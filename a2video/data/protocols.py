@@ -21,10 +21,12 @@ A protocol (``ClipSpec.protocol``) fixes four things together (docs/RECIPES.md h
   frames / fps), takes the frames shown in ``[start, start + clip duration)``, and
   ``UniformTemporalSubsample`` picks T of them with ``linspace(0, t − 1, T)`` — over the whole
   video when it is shorter than a clip. Resize and crops as SlowFast's.
-- ``mmaction2`` (``SampleFrames(test_mode=True)``): the ``even`` placement with
+- ``mmaction2`` (1.x ``SampleFrames(test_mode=True)``, file frames): the ``even`` placement with
   ``Δ = frames − ((T−1)·s+1)``; a video shorter than a clip starts every clip at 0 and
   ``out_of_bound_opt`` ``loop`` (default) wraps the indices, ``repeat_last`` repeats the last
-  in-range sampled index; ``twice_sample`` doubles the clips. Resize rounds half up
+  in-range sampled index; ``twice_sample`` makes 2K clips with mmaction2's spacing ``Δ/(K−1)``;
+  ``target_fps`` scales the clip to ``T·s·fps/target_fps`` file frames (its ``linspace``)
+  instead of resampling the video. Resize rounds half up
   (``int(x + 0.5)``); ``CenterCrop`` floors; ``ThreeCrop`` puts its crops at ``0``, ``2·w_step``,
   ``w_step`` (``w_step = (w − size) // 2``) in the order left, right, centre.
 
@@ -73,13 +75,14 @@ def eval_clip_indices(spec: ClipSpec, info: VideoInfo, num_clips: int) -> np.nda
     if protocol in ("pytorchvideo", "pytorchvideo-0.1.5"):
         return pytorchvideo_clips(info.timestamps, info.fps or 30.0, spec, num_clips,
                                   divide_by_k_minus_1=protocol == "pytorchvideo")
+    if protocol == "mmaction2":  # file frames: mmaction2 scales the clip instead of resampling the video
+        base_clips = num_clips // 2 if spec.twice_sample else num_clips
+        return mmaction2_clip_indices(info.num_frames, spec.num_frames, spec.sampling_rate, base_clips,
+                                      spec.short_video_rule, twice_sample=spec.twice_sample, fps=info.fps,
+                                      target_fps=spec.target_fps)
     frames = timeline(info, spec.target_fps)  # (N,) file frame per timeline frame
-    if protocol == "mmaction2":
-        clips = mmaction2_clip_indices(frames.size, spec.num_frames, spec.sampling_rate, num_clips,
-                                       spec.short_video_rule)
-    else:
-        clips = uniform_clip_indices(frames.size, spec.num_frames, spec.sampling_rate, num_clips,
-                                     spec.short_video_rule, spec.placement)
+    clips = uniform_clip_indices(frames.size, spec.num_frames, spec.sampling_rate, num_clips,
+                                 spec.short_video_rule, spec.placement)
     return frames[clips]
 
 
@@ -122,21 +125,54 @@ def pytorchvideo_clips(timestamps: np.ndarray, fps: float, spec: ClipSpec, num_c
 
 
 def mmaction2_clip_indices(video_frames: int, num_frames: int, stride: int, num_clips: int,
-                           out_of_bound: str) -> np.ndarray:
-    """mmaction2's ``SampleFrames(test_mode=True)`` frame indices (K, T)."""
-    max_offset = max(video_frames - ((num_frames - 1) * stride + 1), 0)
-    if num_clips > 1:
-        offsets = np.round(np.arange(num_clips) * (max_offset / float(num_clips - 1)))
+                           out_of_bound: str, *, twice_sample: bool = False, fps: float | None = None,
+                           target_fps: float | None = None) -> np.ndarray:
+    """mmaction2's ``SampleFrames(test_mode=True)`` frame indices (K, T) (``num_clips`` before doubling).
+
+    As in mmaction2 1.x since ``target_fps`` was added: ``twice_sample`` makes ``2K`` clips spaced by
+    ``Δ/(K−1)`` (the second half runs past ``Δ`` and wraps or repeats), ``T == 1`` is its 2D path
+    (segment centres, and with ``twice_sample`` the segment starts after them), and ``target_fps``
+    makes a clip span ``T·s·fps/target_fps`` file frames sampled with ``linspace``, its starts
+    ``floor(Δ/(K−1))·k``. Offsets stay floats until the end, as there, where they are truncated.
+    """
+    clips = num_clips * 2 if twice_sample else num_clips
+    resample = bool(target_fps) and bool(fps)
+    if resample:
+        clip_length = max(1.0, num_frames * stride * fps / target_fps)
     else:
-        offsets = np.array([max_offset // 2])
-    indices = offsets.astype(np.int64)[:, None] + np.arange(num_frames)[None, :] * stride  # (K, T)
+        clip_length = (num_frames - 1) * stride + 1
+    if num_frames == 1:  # mmaction2's 2D recognizer branch
+        interval = video_frames / float(num_clips)
+        base = np.arange(num_clips) * interval
+        offsets = base + interval / 2.0
+        if twice_sample:
+            offsets = np.concatenate([offsets, base])
+    else:
+        max_offset = max(video_frames - clip_length, 0)
+        if clips > 1:
+            segments = num_clips - 1  # not clips - 1: mmaction2 divides by the clips before doubling
+            if segments == 0:
+                raise ValueError("mmaction2's twice_sample with one clip divides by zero: use 2 or more clips")
+            if resample:
+                offsets = np.arange(clips) * np.floor(max_offset / float(segments))
+            else:
+                offsets = np.round(np.arange(clips) * (max_offset / float(segments)))
+        else:
+            offsets = np.array([max_offset // 2])
+    if resample:
+        steps = np.linspace(0, clip_length - 1, num_frames).astype(np.int32)
+    else:
+        steps = np.arange(num_frames) * stride
+    indices = offsets[:, None] + steps[None, :]  # (K, T), floats where the offsets are
     if out_of_bound == "loop":
-        return np.mod(indices, video_frames)
-    if out_of_bound == "repeat_last":
+        indices = np.mod(indices, video_frames)
+    elif out_of_bound == "repeat_last":
         inside = indices < video_frames
-        last = np.max(np.where(inside, indices, 0), axis=1, keepdims=True)
-        return np.where(inside, indices, last)
-    raise ValueError(f"mmaction2's out_of_bound_opt is loop or repeat_last, got {out_of_bound!r}")
+        last = np.max(inside * indices, axis=1, keepdims=True)
+        indices = np.where(inside, indices, last)
+    else:
+        raise ValueError(f"mmaction2's out_of_bound_opt is loop or repeat_last, got {out_of_bound!r}")
+    return indices.astype(np.int32).astype(np.int64)
 
 
 def resize_rounding(protocol: str) -> str:

@@ -48,9 +48,13 @@ class TrainedModel:
     report: WeightsReport
     base_width: int = 64
     model_kwargs: dict[str, Any] | None = None
-    clip: ClipSpec = ClipSpec()
-    """How ``test`` sampled (saved in the checkpoint), or the preprocessing's clip for older and
-    foreign files; ``predict``, ``features`` and ``explain`` start from it."""
+    clip: ClipSpec | None = None
+    """How ``test`` sampled (saved in the checkpoint); ``None`` (older and foreign files) becomes
+    the preprocessing's clip. ``predict``, ``features`` and ``explain`` start from it."""
+
+    def __post_init__(self) -> None:
+        if self.clip is None:
+            self.clip = clip_from_preprocessing(self.preprocessing)
 
     @property
     def num_classes(self) -> int:
@@ -90,7 +94,7 @@ def load_trained(source: str | os.PathLike, *, model: str | None = None, classes
         preprocessing = IMAGENET.with_clip(source="not saved in the checkpoint; ImageNet assumed")
         log.warning("%s does not say which preprocessing it expects; using %s", path, preprocessing.describe())
     return TrainedModel(net.eval().to(device), name, preprocessing, names, report, base_width, model_kwargs,
-                        saved_clip(obj) or clip_from_preprocessing(preprocessing))
+                        saved_clip(obj))
 
 
 def saved_clip(obj: dict[str, Any]) -> ClipSpec | None:
