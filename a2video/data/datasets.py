@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from a2video.data.decoding import Backend, VideoDecodeError, VideoInfo, check_backend, probe_video, read_frames
 from a2video.data.lists import Sample
 from a2video.data.clips import DEFAULT_CLIP, ClipSpec
-from a2video.data.protocols import crop_style, eval_clip_indices, resize_rounding, timeline
+from a2video.data.protocols import crop_style, eval_clip_indices, resize_filter, resize_rounding, timeline
 from a2video.data.sampling import random_clip_indices
 from a2video.data.transforms import EvalClipTransform, TrainClipTransform, short_side_size
 from a2video.errors import A2VideoError
@@ -264,4 +264,4 @@ class EvalVideoDataset(_ListDataset):
 def eval_transform(clip: ClipSpec, num_crops: int) -> EvalClipTransform:
     """The resize and crops of ``clip``'s evaluation views, as its protocol places them."""
     return EvalClipTransform(clip.test_short_side, clip.eval_crop_size, num_crops, crop_style(clip.protocol),
-                             resize_rounding(clip.protocol))
+                             resize_rounding(clip.protocol), resize_filter(clip.protocol))

@@ -4,8 +4,8 @@ A protocol (``ClipSpec.protocol``) fixes four things together (docs/RECIPES.md h
 
 - ``a2video``: clips of ``num_frames`` frames every ``sampling_rate`` frames (``(T-1)·s+1``
   frames of the timeline), placed by ``test_clip_placement`` (:func:`a2video.data.sampling.clip_starts`),
-  short videos clamped or looped; resize rounds the long side; crops: centre ``floor``, the three
-  crops in the order start, centre, end.
+  short videos clamped or looped; resize rounds the long side (antialiased, in the decoder); crops:
+  centre ``floor``, the three crops in the order start, centre, end.
 - ``slowfast`` (PySlowFast ``decoder.py`` with PyAV, its default: selective decoding) and
   ``slowfast-decode-all`` (its torchvision backend, or files without a duration): a clip spans
   ``clip_size = sampling_rate · num_frames / target_fps · fps`` frames of the *file* (fps: the
@@ -13,7 +13,8 @@ A protocol (``ClipSpec.protocol``) fixes four things together (docs/RECIPES.md h
   (a float), and its frames are ``torch.linspace(start, start + clip_size − 1, T)`` (float32)
   clamped into the video and truncated. Selective decoding first decodes the frames from the
   first one at or after ``start`` to one past ``start + clip_size − 1`` and samples
-  ``linspace(0, clip_size − 1, T)`` inside those. Resize floors the long side; crops: centre
+  ``linspace(0, clip_size − 1, T)`` inside those. Resize floors the long side (bilinear, no
+  antialiasing, from the decoded size: ``resize_short_side``); crops: centre
   ``ceil((side − size) / 2)``, three crops left, centre, right.
 - ``pytorchvideo`` (main branch since 2022) and ``pytorchvideo-0.1.5``: a clip lasts
   ``num_frames · sampling_rate / target_fps`` seconds, clip k starts at ``Δ·k/(K−1)`` (main) or
@@ -27,7 +28,7 @@ A protocol (``ClipSpec.protocol``) fixes four things together (docs/RECIPES.md h
   in-range sampled index; ``twice_sample`` makes 2K clips with mmaction2's spacing ``Δ/(K−1)``;
   ``target_fps`` scales the clip to ``T·s·fps/target_fps`` file frames (its ``linspace``)
   instead of resampling the video. Resize rounds half up
-  (``int(x + 0.5)``); ``CenterCrop`` floors; ``ThreeCrop`` puts its crops at ``0``, ``2·w_step``,
+  (``int(x + 0.5)``), bilinear without antialiasing (cv2's ``INTER_LINEAR``); ``CenterCrop`` floors; ``ThreeCrop`` puts its crops at ``0``, ``2·w_step``,
   ``w_step`` (``w_step = (w − size) // 2``) in the order left, right, centre.
 
 All functions return frame numbers of the file (what :func:`a2video.data.decoding.read_frames`
@@ -46,14 +47,14 @@ from a2video.data.clips import ClipSpec
 from a2video.data.decoding import VideoInfo
 from a2video.data.sampling import resample_to_fps, uniform_clip_indices
 
-# protocol → (crop style, resize rounding)
-PIXEL_RULES: dict[str, tuple[str, str]] = {
-    "a2video": ("a2video", "round"),
-    "slowfast": ("ceil", "floor"),
-    "slowfast-decode-all": ("ceil", "floor"),
-    "pytorchvideo": ("ceil", "floor"),
-    "pytorchvideo-0.1.5": ("ceil", "floor"),
-    "mmaction2": ("mmaction2", "half_up"),
+# protocol → (crop style, resize rounding, resize filter); "antialias" lets the decoder resize.
+PIXEL_RULES: dict[str, tuple[str, str, str]] = {
+    "a2video": ("a2video", "round", "antialias"),
+    "slowfast": ("ceil", "floor", "bilinear"),
+    "slowfast-decode-all": ("ceil", "floor", "bilinear"),
+    "pytorchvideo": ("ceil", "floor", "bilinear"),
+    "pytorchvideo-0.1.5": ("ceil", "floor", "bilinear"),
+    "mmaction2": ("mmaction2", "half_up", "bilinear"),
 }
 
 
@@ -178,6 +179,12 @@ def mmaction2_clip_indices(video_frames: int, num_frames: int, stride: int, num_
 def resize_rounding(protocol: str) -> str:
     """How the protocol rounds the long side after scaling the short side (``round``, ``floor``, ``half_up``)."""
     return PIXEL_RULES[protocol][1]
+
+
+def resize_filter(protocol: str) -> str:
+    """How the protocol resizes: ``antialias`` (a2video, in the decoder) or ``bilinear`` (the peers'
+    ``interpolate`` without antialiasing, after decoding at the file's size)."""
+    return PIXEL_RULES[protocol][2]
 
 
 def crop_style(protocol: str) -> str:

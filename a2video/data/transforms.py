@@ -36,14 +36,31 @@ def short_side_size(height: int, width: int, short_side: int, rounding: str = "r
     return max(short_side, _long_side(height, width, short_side, rounding)), short_side
 
 
-def resize_short_side(frames: torch.Tensor, short_side: int, rounding: str = "round") -> torch.Tensor:
-    """Resizes (..., H, W, C) uint8 frames so the shorter side is ``short_side`` (no-op if it is)."""
+RESIZE_FILTERS = ("antialias", "bilinear")
+
+
+def resize_short_side(frames: torch.Tensor, short_side: int, rounding: str = "round",
+                      resize_filter: str = "antialias") -> torch.Tensor:
+    """Resizes (..., H, W, C) uint8 frames so the shorter side is ``short_side`` (no-op if it is).
+
+    ``antialias``: torchvision's antialiased resize of uint8 frames (a2video). ``bilinear``: what
+    PySlowFast, pytorchvideo and mmaction2 do, ``interpolate(mode="bilinear", align_corners=False)``
+    without antialiasing on float frames, here rounded back to uint8 (within half a level of theirs,
+    which stay float: resizing commutes with their per-channel normalisation).
+    """
+    if resize_filter not in RESIZE_FILTERS:
+        raise ValueError(f"resize filter must be one of {RESIZE_FILTERS}, got {resize_filter!r}")
     height, width = frames.shape[-3:-1]
     if min(height, width) == short_side:
         return frames
     size = short_side_size(height, width, short_side, rounding)
     channels_first = frames.movedim(-1, -3)  # (..., C, H, W)
-    resized = TF.resize(channels_first, list(size), antialias=True)
+    if resize_filter == "antialias":
+        resized = TF.resize(channels_first, list(size), antialias=True)
+    else:
+        planes = channels_first.reshape(-1, *channels_first.shape[-3:]).float()  # (N, C, H, W)
+        scaled = torch.nn.functional.interpolate(planes, size=size, mode="bilinear", align_corners=False)
+        resized = scaled.round_().clamp_(0, 255).to(torch.uint8).reshape(*channels_first.shape[:-2], *size)
     return resized.movedim(-3, -1).contiguous()
 
 
@@ -167,7 +184,7 @@ class EvalClipTransform:
     """
 
     def __init__(self, short_side: int, crop_size: int, num_crops: int, crop_style: str = "a2video",
-                 rounding: str = "round") -> None:
+                 rounding: str = "round", resize_filter: str = "antialias") -> None:
         if not 0 < crop_size <= short_side:
             raise ValueError(f"need 0 < crop_size <= short_side, got {crop_size}, {short_side}")
         if num_crops not in (1, 3):
@@ -177,14 +194,20 @@ class EvalClipTransform:
         self.num_crops = num_crops
         self.crop_style = crop_style
         self.rounding = rounding
+        if resize_filter not in RESIZE_FILTERS:
+            raise ValueError(f"resize filter must be one of {RESIZE_FILTERS}, got {resize_filter!r}")
+        self.resize_filter = resize_filter
 
-    def frame_size(self, height: int, width: int) -> tuple[int, int]:
-        """(height, width) the decoder should resize displayed frames of ``height`` x ``width`` to."""
+    def frame_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """(height, width) the decoder should resize displayed frames of ``height`` x ``width`` to;
+        ``None`` (decode at the file's size) where the protocol's own filter resizes."""
+        if self.resize_filter != "antialias":
+            return None
         return short_side_size(height, width, self.short_side, self.rounding)
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """Turns K clips (K, T, H, W, C) into views (K * num_crops, C, T, crop, crop), clip-major."""
-        frames = resize_short_side(frames, self.short_side, self.rounding)
+        frames = resize_short_side(frames, self.short_side, self.rounding, self.resize_filter)
         views = torch.stack(spatial_crops(frames, self.crop_size, self.num_crops, self.crop_style), dim=1)  # (K, crops, T, h, w, C)
         views = views.flatten(0, 1)  # (V, T, h, w, C)
         return views.permute(0, 4, 1, 2, 3).contiguous()  # (V, C, T, h, w)

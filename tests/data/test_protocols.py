@@ -17,7 +17,7 @@ import torch
 
 from a2video.data.clips import ClipSpec, ClipSpecError
 from a2video.data.datasets import EvalVideoDataset
-from a2video.data.decoding import VideoInfo
+from a2video.data.decoding import VideoInfo, probe_video, read_frames
 from a2video.data.encoding import write_video
 from a2video.data.protocols import crop_style, eval_clip_indices, mmaction2_clip_indices, resize_rounding
 from a2video.data.transforms import crop_offsets, short_side_size
@@ -287,3 +287,26 @@ def test_the_dataset_decodes_the_protocols_frames(tmp_path, protocol):
     # Clip 1 starts at 88 / 3 = 29.3 frames: PyAV's reader starts at frame 30, decoding everything at 29.
     if protocol.startswith("slowfast"):
         assert expected[1][0] == (30 if protocol == "slowfast" else 29)
+
+
+def test_the_peers_resize_without_antialiasing(tmp_path):
+    # A 64 x 96 file to short side 48: the peers interpolate bilinearly (align_corners False, no
+    # antialiasing) from the decoded frames; a2video lets the decoder resize with antialiasing.
+    rng = np.random.default_rng(0)
+    frames = np.repeat(rng.integers(0, 256, (1, 16, 24, 3)).repeat(4, axis=1).repeat(4, axis=2), 20, axis=0)
+    write_video(tmp_path / "v.mp4", frames.astype(np.uint8), fps=30, crf=0)
+    clip = ClipSpec(num_frames=4, sampling_rate=1, protocol="slowfast", target_fps=30, test_clips=1, test_crops=1,
+                    test_short_side=48, test_crop_size=48)
+    view = EvalVideoDataset([("v.mp4", 0)], tmp_path, clip=clip)[0]["video"][0]  # (C, T, 48, 48)
+    whole = torch.from_numpy(read_frames_native(tmp_path / "v.mp4")).permute(0, 3, 1, 2).float()  # (T, C, 64, 96)
+    expected = torch.nn.functional.interpolate(whole, size=(48, 72), mode="bilinear", align_corners=False)
+    left = math.ceil((72 - 48) / 2)
+    expected = expected[..., left:left + 48].round().permute(1, 0, 2, 3)  # (C, T, 48, 48)
+    assert (view.float() - expected).abs().max() <= 1  # rounding of the same float image
+    smoothed = EvalVideoDataset([("v.mp4", 0)], tmp_path, clip=clip.with_values(protocol="a2video"))[0]["video"][0]
+    assert (smoothed.float() - expected).abs().mean() > 1  # the decoder's antialiased filter is another one
+
+
+def read_frames_native(path) -> np.ndarray:
+    """The first 4 frames at the file's size, (T, H, W, 3)."""
+    return read_frames(path, np.arange(4), None, info=probe_video(path))

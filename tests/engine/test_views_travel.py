@@ -31,7 +31,7 @@ def kinetics_style_run(synthetic, tmp_path_factory):
     path = write_config(root / "config.yaml", config)
     run_ok("fit", "--config", path)
     last = root / "run" / "checkpoints" / "last.ckpt"
-    run_ok("test", "--config", path, "--ckpt_path", last)
+    run_ok("test", "--config", path, "--checkpoint", last)  # the spelling of every command (--ckpt_path too)
     with np.load(root / "run" / "test" / "view_logits.npz") as arrays:
         order = np.lexsort((arrays["view_index"], arrays["video_index"]))
         logits = arrays["logits"][order].reshape(-1, CLIPS * CROPS, arrays["logits"].shape[1])  # (N, V, K)
