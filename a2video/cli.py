@@ -76,13 +76,23 @@ def usage() -> str:
             + "\n".join(lines))
 
 
+def _ckpt_path_spelling(arg: str) -> str:
+    if arg == "--checkpoint":
+        return "--ckpt_path"
+    if arg.startswith("--checkpoint="):
+        return "--ckpt_path=" + arg.split("=", 1)[1]
+    return arg
+
+
 def run(args: list[str]) -> None:
     """Run one command line (without the program name); raises what the command raises."""
     command, rest = args[0], args[1:]
     if command in LIGHTNING_COMMANDS:
         from a2video.engine.lightning_cli import run_lightning
 
-        run_lightning(args)
+        # --checkpoint, the spelling of every other command, is Lightning's --ckpt_path here
+        # (-c stays Lightning's --config).
+        run_lightning([command, *(_ckpt_path_spelling(arg) for arg in rest)])
         return
     if command not in COMMANDS:
         raise ConfigError(f"unknown command {command!r}; choose from {', '.join([*LIGHTNING_COMMANDS, *COMMANDS])}")

@@ -117,11 +117,12 @@ def one_core_seconds(sets: dict[str, tuple[Path, list]], clips: int, seed: int) 
     load hits all of them alike. CPU time (all threads of this process) is the per-core cost and
     barely depends on what else runs on the machine; wall time does.
     """
+    from a2video.data.clips import ClipSpec
     from a2video.data.datasets import TrainVideoDataset
 
+    clip = ClipSpec(num_frames=NUM_FRAMES, sampling_rate=STRIDE, train_scale_range=SCALE, crop_size=CROP)
     datasets = {
-        name: TrainVideoDataset(samples, root, num_frames=NUM_FRAMES, sampling_rate=STRIDE, scale_range=SCALE,
-                                crop_size=CROP, decode_threads=1)  # fmt: skip
+        name: TrainVideoDataset(samples, root, clip=clip, decode_threads=1)
         for name, (root, samples) in sets.items()
     }
     count = len(next(iter(sets.values()))[1])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from a2video.errors import ConfigError
 from a2video.files import atomic_write_text
 from a2video.inference.export import (
     EXPORTERS,
@@ -21,7 +22,9 @@ from a2video.models.trained import load_trained
 
 def configure_export(parser: argparse.ArgumentParser) -> None:
     parser.description = "Export a trained model (TorchScript, ONNX, torch.export) with a preprocessing.json."
-    parser.add_argument("checkpoint", help="a2video checkpoint, known name or another toolkit's file")
+    parser.add_argument("checkpoint", nargs="?", help="a2video checkpoint, known name or another toolkit's file "
+                        "(or -c/--checkpoint, as on the other commands)")
+    parser.add_argument("--checkpoint", "-c", "--ckpt", dest="checkpoint_option", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default="exported", help="output folder (default: ./exported)")
     parser.add_argument("--format", nargs="+", choices=FORMATS, default=list(FORMATS))
     parser.add_argument("--model", default=None, help="a2video model to build (default: the checkpoint's)")
@@ -31,7 +34,10 @@ def configure_export(parser: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
-    trained = load_trained(args.checkpoint, model=args.model, classes_file=args.classes)
+    source = args.checkpoint or args.checkpoint_option
+    if source is None or (args.checkpoint and args.checkpoint_option):
+        raise ConfigError("give the checkpoint once: `a2video export CHECKPOINT` or `a2video export -c CHECKPOINT`")
+    trained = load_trained(source, model=args.model, classes_file=args.classes)
     p = trained.preprocessing
     example = torch.randn(2, 3, p.num_frames, args.size or p.test_crop_size, args.size or p.test_crop_size,
                           generator=torch.Generator().manual_seed(0))  # (N, C, T, H, W)

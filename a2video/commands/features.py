@@ -35,6 +35,7 @@ def run_features(args: argparse.Namespace) -> None:
     device = pick_device(args.device)
     trained = load_trained(args.checkpoint, model=args.model, classes_file=args.classes, device=device)
     spec = view_spec(trained, args)
+    clips, crops = spec.views("test")
     scorer = Scorer(trained, device, args.view_chunk)
     width = trained.net.num_features
     features = np.full((len(videos), width), np.nan, dtype=np.float32)
@@ -52,7 +53,7 @@ def run_features(args: argparse.Namespace) -> None:
     elapsed = time.perf_counter() - start
     buffer = io.BytesIO()
     np.savez(buffer, paths=np.array(videos, dtype=str), features=features, ok=ok,
-             errors=np.array(errors, dtype=str), views_per_video=np.array(spec.num_views))
+             errors=np.array(errors, dtype=str), views_per_video=np.array(clips * crops))
     path = atomic_write(Path(args.out), lambda f: f.write(buffer.getvalue()))
-    print(f"{len(videos)} videos ({int((~ok).sum())} failed), {width}-d features, {spec.num_clips}x{spec.num_crops} "
+    print(f"{len(videos)} videos ({int((~ok).sum())} failed), {width}-d features, {clips}x{crops} "
           f"views each: {elapsed:.1f} s, {ok.sum() / elapsed if elapsed else 0:.3g} videos/s → {path}")

@@ -71,8 +71,9 @@ def run_predict(args: argparse.Namespace) -> None:
         _write_timelines(out / "timelines", windows, trained.class_names)
     print(prediction_table(rows, k=min(k, 3)))
     done = sum(row["status"] == "ok" for row in rows)
-    print(f"{len(rows)} videos ({len(rows) - done} failed), {spec.num_clips}x{spec.num_crops} views of "
-          f"{spec.num_frames}x{spec.sampling_rate} frames at {spec.crop_size}px, {trained.model_name} on {device}: "
+    clips, crops = spec.views("test")
+    print(f"{len(rows)} videos ({len(rows) - done} failed), {clips}x{crops} views of "
+          f"{spec.num_frames}x{spec.sampling_rate} frames at {spec.eval_crop_size}px ({spec.protocol} protocol), {trained.model_name} on {device}: "
           f"{elapsed:.1f} s, {done / elapsed if elapsed else 0:.3g} videos/s, "
           f"{1000 * scorer.seconds_per_view():.0f} ms per view in the network")
     written = ["predictions.csv", "predictions.json"] + (["windows.csv", "timelines/"] if args.window else [])

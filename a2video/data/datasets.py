@@ -27,13 +27,9 @@ from torch.utils.data import Dataset
 
 from a2video.data.decoding import Backend, VideoDecodeError, VideoInfo, check_backend, probe_video, read_frames
 from a2video.data.lists import Sample
-from a2video.data.sampling import (
-    ClipPlacement,
-    ShortVideoMode,
-    random_clip_indices,
-    resample_to_fps,
-    uniform_clip_indices,
-)
+from a2video.data.clips import DEFAULT_CLIP, ClipSpec
+from a2video.data.protocols import crop_style, eval_clip_indices, resize_filter, resize_rounding, timeline
+from a2video.data.sampling import random_clip_indices
 from a2video.data.transforms import EvalClipTransform, TrainClipTransform, short_side_size
 from a2video.errors import A2VideoError
 
@@ -81,9 +77,10 @@ class BadVideoLog:
 class _ListDataset(Dataset):
     """Shared by both datasets: the list, the video root and cached header probes."""
 
-    def __init__(self, samples: Sequence[Sample], video_root: str | os.PathLike) -> None:
+    def __init__(self, samples: Sequence[Sample], video_root: str | os.PathLike, clip: ClipSpec) -> None:
         self.samples = list(samples)
         self.video_root = str(video_root)
+        self.clip = clip
         self._probes: dict[str, VideoInfo] = {}  # per process; persistent workers keep it across epochs
 
     def __len__(self) -> int:
@@ -98,11 +95,6 @@ class _ListDataset(Dataset):
             self._probes[path] = probe_video(path)
         return self._probes[path]
 
-    def _timeline(self, info: VideoInfo) -> np.ndarray:
-        """Frame numbers the samplers count: every frame, or the frames nearest a ``target_fps`` grid."""
-        if self.target_fps is None:
-            return np.arange(info.num_frames)
-        return resample_to_fps(info.timestamps, self.target_fps)
 
 
 class TrainVideoDataset(_ListDataset):
@@ -111,15 +103,9 @@ class TrainVideoDataset(_ListDataset):
     Args:
         samples: (path relative to ``video_root``, label) pairs.
         video_root: Folder the paths are relative to.
-        num_frames: Frames per clip (T).
-        sampling_rate: Stride between clip frames.
-        scale_range: Random short side range before cropping.
-        crop_size: Square crop side.
+        clip: Frames per clip, stride, ``target_fps``, short videos, scale range and crop size.
         flip_probability: Chance of a horizontal flip (0 for classes defined by left/right direction).
         backend: Decoder (``"decord"`` and ``"torchcodec"`` fall back to PyAV per file).
-        short_video: ``"clamp"`` (repeat the last frame) or ``"loop"`` for videos shorter than the clip.
-        target_fps: Sample clips on a timeline at this rate (``sampling_rate`` counts its frames),
-            from the stream's timestamps; ``None`` counts the file's own frames.
         max_failed_fraction: Largest tolerated fraction of undecodable videos (this
             process's view; the DataModule also checks the total over all workers).
         seed: Seed for items requested by plain integer index.
@@ -135,27 +121,18 @@ class TrainVideoDataset(_ListDataset):
         samples: Sequence[Sample],
         video_root: str | os.PathLike,
         *,
-        num_frames: int = 8,
-        sampling_rate: int = 8,
-        scale_range: tuple[int, int] = (256, 320),
-        crop_size: int = 224,
+        clip: ClipSpec = DEFAULT_CLIP,
         flip_probability: float = 0.5,
         backend: Backend = "decord",
-        short_video: ShortVideoMode = "clamp",
-        target_fps: float | None = None,
         max_failed_fraction: float = 0.05,
         seed: int = 0,
         decode_threads: int = 1,
         decode_device: str = "cpu",
     ) -> None:
         check_backend(backend, decode_device)
-        super().__init__(samples, video_root)
-        self.num_frames = num_frames
-        self.sampling_rate = sampling_rate
-        self.transform = TrainClipTransform(scale_range, crop_size, flip_probability)
+        super().__init__(samples, video_root, clip)
+        self.transform = TrainClipTransform(clip.train_scale_range, clip.crop_size, flip_probability)
         self.backend = backend
-        self.short_video = short_video
-        self.target_fps = target_fps
         self.seed = seed
         self.decode_threads = decode_threads
         self.decode_device = decode_device
@@ -194,11 +171,12 @@ class TrainVideoDataset(_ListDataset):
 
     def _load_clip(self, path: str, rng: np.random.Generator) -> torch.Tensor:
         info = self._probe(path)
-        timeline = self._timeline(info)
-        clip = random_clip_indices(timeline.size, self.num_frames, self.sampling_rate, rng, self.short_video)
+        frames_at = timeline(info, self.clip.target_fps)
+        indices = random_clip_indices(frames_at.size, self.clip.num_frames, self.clip.sampling_rate, rng,
+                                      self.clip.train_short_video)
         short_side = self.transform.sample_short_side(rng)
         size = short_side_size(info.height, info.width, short_side)
-        frames = read_frames(path, timeline[clip], size, self.backend, num_threads=self.decode_threads, info=info,
+        frames = read_frames(path, frames_at[indices], size, self.backend, num_threads=self.decode_threads, info=info,
                              device=self.decode_device)  # fmt: skip
         return self.transform(torch.from_numpy(frames), short_side, rng)  # frames: (T, H, W, C)
 
@@ -224,16 +202,9 @@ class EvalVideoDataset(_ListDataset):
     Args:
         samples: (path relative to ``video_root``, label) pairs.
         video_root: Folder the paths are relative to.
-        num_frames: Frames per clip (T).
-        sampling_rate: Stride between clip frames.
-        num_clips: Clips spread over the video.
-        clip_placement: Where the clips start (:func:`a2video.data.sampling.clip_starts`).
-        num_crops: Spatial crops per clip (1 or 3).
-        short_side: Short side after resizing.
-        crop_size: Crop side; defaults to ``short_side``.
+        clip: The clip, the protocol and the views (:class:`a2video.data.clips.ClipSpec`).
+        stage: ``"test"`` or ``"val"``: which of the spec's clip and crop counts.
         backend: Decoder (``"decord"`` and ``"torchcodec"`` fall back to PyAV per file).
-        short_video: ``"clamp"`` (repeat the last frame) or ``"loop"`` for videos shorter than a clip.
-        target_fps: Sample on a timeline at this rate (see :class:`TrainVideoDataset`).
         decode_threads: Decoder threads per item.
         decode_device: ``"cpu"``, or ``"cuda"`` / ``"cuda:N"`` to decode with torchcodec on a GPU.
 
@@ -246,29 +217,17 @@ class EvalVideoDataset(_ListDataset):
         samples: Sequence[Sample],
         video_root: str | os.PathLike,
         *,
-        num_frames: int = 8,
-        sampling_rate: int = 8,
-        num_clips: int = 10,
-        clip_placement: ClipPlacement = "even",
-        num_crops: int = 3,
-        short_side: int = 256,
-        crop_size: int | None = None,
+        clip: ClipSpec = DEFAULT_CLIP,
+        stage: str = "test",
         backend: Backend = "decord",
-        short_video: ShortVideoMode = "clamp",
-        target_fps: float | None = None,
         decode_threads: int = 1,
         decode_device: str = "cpu",
     ) -> None:
         check_backend(backend, decode_device)
-        super().__init__(samples, video_root)
-        self.num_frames = num_frames
-        self.sampling_rate = sampling_rate
-        self.num_clips = num_clips
-        self.clip_placement = clip_placement
-        self.transform = EvalClipTransform(short_side, crop_size or short_side, num_crops)
+        super().__init__(samples, video_root, clip)
+        self.num_clips, num_crops = clip.views(stage)
+        self.transform = eval_transform(clip, num_crops)
         self.backend = backend
-        self.short_video = short_video
-        self.target_fps = target_fps
         self.decode_threads = decode_threads
         self.decode_device = decode_device
 
@@ -283,7 +242,7 @@ class EvalVideoDataset(_ListDataset):
             video, ok, error = self._load_views(path), True, ""
         except VideoDecodeError as failure:
             side = self.transform.crop_size
-            video = torch.zeros((self.num_views, 3, self.num_frames, side, side), dtype=torch.uint8)
+            video = torch.zeros((self.num_views, 3, self.clip.num_frames, side, side), dtype=torch.uint8)
             ok, error = False, failure.reason
         return {
             "video": video,  # (V, C, T, h, w)
@@ -295,11 +254,14 @@ class EvalVideoDataset(_ListDataset):
 
     def _load_views(self, path: str) -> torch.Tensor:
         info = self._probe(path)
-        timeline = self._timeline(info)
-        clips = uniform_clip_indices(
-            timeline.size, self.num_frames, self.sampling_rate, self.num_clips, self.short_video, self.clip_placement
-        )  # (K, T)
-        size = short_side_size(info.height, info.width, self.transform.short_side)
-        frames = read_frames(path, timeline[clips], size, self.backend, num_threads=self.decode_threads, info=info,
+        clips = eval_clip_indices(self.clip, info, self.num_clips)  # (K, T) frames of the file
+        size = self.transform.frame_size(info.height, info.width)
+        frames = read_frames(path, clips, size, self.backend, num_threads=self.decode_threads, info=info,
                              device=self.decode_device)  # fmt: skip
         return self.transform(torch.from_numpy(frames))  # frames: (K, T, H, W, C)
+
+
+def eval_transform(clip: ClipSpec, num_crops: int) -> EvalClipTransform:
+    """The resize and crops of ``clip``'s evaluation views, as its protocol places them."""
+    return EvalClipTransform(clip.test_short_side, clip.eval_crop_size, num_crops, crop_style(clip.protocol),
+                             resize_rounding(clip.protocol), resize_filter(clip.protocol))

@@ -15,11 +15,11 @@ Test clip placements (``Δ`` = frames − span, ``K`` clips, clip ``k``'s first 
 - ``"even"`` (default): ``round(Δ·k/(K−1))``, the first clip starts on the first frame and the
   last one ends on the last frame; one clip is the centre clip ``Δ // 2`` (mmaction2's
   ``SampleFrames`` test mode, which rounds half to even like :func:`numpy.round`).
-- ``"slowfast"``: ``floor(Δ·k/K)`` (PySlowFast's ``get_start_end_idx``; one clip starts at 0).
-- ``"pytorchvideo"``: ``ceil(Δ·k/K)`` (pytorchvideo's ``ConstantClipsPerVideoSampler`` places
-  clips at Δ·k/K seconds, and its decoders start at the first frame at or after that time).
 - ``"segments"``: clip k centred on the middle of the k-th of K equal segments, moved inwards
   where it would stick out (a2video's placement before the references were followed).
+
+The peers' own protocols (their clip starts *and* the frames inside a clip) live in
+:mod:`a2video.data.protocols`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Literal
 import numpy as np
 
 ShortVideoMode = Literal["clamp", "loop"]
-ClipPlacement = Literal["even", "slowfast", "pytorchvideo", "segments"]
-CLIP_PLACEMENTS: tuple[str, ...] = ("even", "slowfast", "pytorchvideo", "segments")
+ClipPlacement = Literal["even", "segments"]
+CLIP_PLACEMENTS: tuple[str, ...] = ("even", "segments")
 
 
 def clip_span(num_frames: int, stride: int) -> int:
@@ -106,10 +106,6 @@ def clip_starts(video_frames: int, span: int, num_clips: int, placement: ClipPla
     if placement == "even":
         # k * (Δ / (K - 1)) in this order, as mmaction2 computes it, so the rounding matches.
         starts = np.round(k * (delta / (num_clips - 1))) if num_clips > 1 else np.array([delta // 2])
-    elif placement == "slowfast":
-        starts = (delta * k) // num_clips  # integer floor, exact
-    elif placement == "pytorchvideo":
-        starts = -((-delta * k) // num_clips)  # integer ceil, exact
     else:
         centres = (k + 0.5) * video_frames / num_clips
         starts = np.clip(np.floor(centres - span / 2 + 0.5), 0, delta)

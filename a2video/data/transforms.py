@@ -8,6 +8,8 @@ did not come out at the size asked for.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
@@ -16,22 +18,49 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def short_side_size(height: int, width: int, short_side: int) -> tuple[int, int]:
-    """(height, width) after scaling so that the shorter side is ``short_side``."""
-    scale = short_side / min(height, width)
+def _long_side(long: int, short: int, short_side: int, rounding: str) -> int:
+    if rounding == "round":  # a2video: Python's round (half to even)
+        return int(round(long * (short_side / short)))
+    if rounding == "floor":  # PySlowFast / pytorchvideo: floor(long / short * size)
+        return int(math.floor(float(long) / short * short_side))
+    if rounding == "half_up":  # mmaction2 (mmcv.rescale_size): int(long * scale + 0.5)
+        return int(long * float(short_side / short) + 0.5)
+    raise ValueError(f"rounding must be round, floor or half_up, got {rounding!r}")
+
+
+def short_side_size(height: int, width: int, short_side: int, rounding: str = "round") -> tuple[int, int]:
+    """(height, width) after scaling so that the shorter side is ``short_side``; the long side is
+    rounded as the protocol does (``round``, ``floor`` or ``half_up``: :mod:`a2video.data.protocols`)."""
     if height <= width:
-        return short_side, max(short_side, int(round(width * scale)))
-    return max(short_side, int(round(height * scale))), short_side
+        return short_side, max(short_side, _long_side(width, height, short_side, rounding))
+    return max(short_side, _long_side(height, width, short_side, rounding)), short_side
 
 
-def resize_short_side(frames: torch.Tensor, short_side: int) -> torch.Tensor:
-    """Resizes (..., H, W, C) uint8 frames so the shorter side is ``short_side`` (no-op if it is)."""
+RESIZE_FILTERS = ("antialias", "bilinear")
+
+
+def resize_short_side(frames: torch.Tensor, short_side: int, rounding: str = "round",
+                      resize_filter: str = "antialias") -> torch.Tensor:
+    """Resizes (..., H, W, C) uint8 frames so the shorter side is ``short_side`` (no-op if it is).
+
+    ``antialias``: torchvision's antialiased resize of uint8 frames (a2video). ``bilinear``: what
+    PySlowFast, pytorchvideo and mmaction2 do, ``interpolate(mode="bilinear", align_corners=False)``
+    without antialiasing on float frames, here rounded back to uint8 (within half a level of theirs,
+    which stay float: resizing commutes with their per-channel normalisation).
+    """
+    if resize_filter not in RESIZE_FILTERS:
+        raise ValueError(f"resize filter must be one of {RESIZE_FILTERS}, got {resize_filter!r}")
     height, width = frames.shape[-3:-1]
     if min(height, width) == short_side:
         return frames
-    size = short_side_size(height, width, short_side)
+    size = short_side_size(height, width, short_side, rounding)
     channels_first = frames.movedim(-1, -3)  # (..., C, H, W)
-    resized = TF.resize(channels_first, list(size), antialias=True)
+    if resize_filter == "antialias":
+        resized = TF.resize(channels_first, list(size), antialias=True)
+    else:
+        planes = channels_first.reshape(-1, *channels_first.shape[-3:]).float()  # (N, C, H, W)
+        scaled = torch.nn.functional.interpolate(planes, size=size, mode="bilinear", align_corners=False)
+        resized = scaled.round_().clamp_(0, 255).to(torch.uint8).reshape(*channels_first.shape[:-2], *size)
     return resized.movedim(-3, -1).contiguous()
 
 
@@ -55,20 +84,41 @@ def random_crop(frames: torch.Tensor, size: int, rng: np.random.Generator) -> to
     return crop(frames, top, left, size)
 
 
-def spatial_crops(frames: torch.Tensor, size: int, num_crops: int) -> list[torch.Tensor]:
-    """Test crops: 1 = centre; 3 = start/centre/end of the long side, centred on the short side.
+CROP_STYLES = ("a2video", "ceil", "mmaction2")
 
-    Landscape frames give left/centre/right crops, portrait frames top/centre/bottom.
+
+def crop_offsets(height: int, width: int, size: int, num_crops: int, style: str = "a2video") -> list[tuple[int, int]]:
+    """(top, left) of each test crop, in the protocol's order.
+
+    ``a2video``: centre at ``(side - size) // 2``; 3 crops = start, centre, end of the long side.
+    ``ceil`` (PySlowFast, pytorchvideo ``uniform_crop``): centre at ``ceil((side - size) / 2)``;
+    start, centre, end. ``mmaction2``: ``CenterCrop`` floors; ``ThreeCrop`` is left/top, right/bottom at
+    ``2 * step``, centre at ``step = (side - size) // 2``, in that order. Landscape (and square)
+    frames are cut along the width, portrait ones along the height.
     """
-    height, width = _check_fits(frames, size)
-    centre_top, centre_left = (height - size) // 2, (width - size) // 2
-    if num_crops == 1:
-        return [crop(frames, centre_top, centre_left, size)]
-    if num_crops != 3:
+    if style not in CROP_STYLES:
+        raise ValueError(f"crop style must be one of {CROP_STYLES}, got {style!r}")
+    if num_crops not in (1, 3):
         raise ValueError(f"num_crops must be 1 or 3, got {num_crops}")
-    if width >= height:
-        return [crop(frames, centre_top, left, size) for left in (0, centre_left, width - size)]
-    return [crop(frames, top, centre_left, size) for top in (0, centre_top, height - size)]
+    def centre(side: int) -> int:
+        return -(-(side - size) // 2) if style == "ceil" else (side - size) // 2
+    top, left = centre(height), centre(width)
+    if num_crops == 1:
+        return [(top, left)]
+    along_width = width >= height
+    side = width if along_width else height
+    if style == "mmaction2":
+        step = (side - size) // 2
+        positions = (0, 2 * step, step)
+    else:
+        positions = (0, centre(side), side - size)
+    return [(top, p) if along_width else (p, left) for p in positions]
+
+
+def spatial_crops(frames: torch.Tensor, size: int, num_crops: int, style: str = "a2video") -> list[torch.Tensor]:
+    """The test crops of (..., H, W, C) frames (views), placed by :func:`crop_offsets`."""
+    height, width = _check_fits(frames, size)
+    return [crop(frames, top, left, size) for top, left in crop_offsets(height, width, size, num_crops, style)]
 
 
 def horizontal_flip(frames: torch.Tensor) -> torch.Tensor:
@@ -129,9 +179,12 @@ class EvalClipTransform:
         short_side: Short side after resizing, e.g. 256.
         crop_size: Side of each square crop (``short_side`` for the usual 3-crop test).
         num_crops: 1 or 3.
+        crop_style: Where the crops go (:func:`crop_offsets`).
+        rounding: How the long side is rounded (:func:`short_side_size`).
     """
 
-    def __init__(self, short_side: int, crop_size: int, num_crops: int) -> None:
+    def __init__(self, short_side: int, crop_size: int, num_crops: int, crop_style: str = "a2video",
+                 rounding: str = "round", resize_filter: str = "antialias") -> None:
         if not 0 < crop_size <= short_side:
             raise ValueError(f"need 0 < crop_size <= short_side, got {crop_size}, {short_side}")
         if num_crops not in (1, 3):
@@ -139,11 +192,23 @@ class EvalClipTransform:
         self.short_side = short_side
         self.crop_size = crop_size
         self.num_crops = num_crops
+        self.crop_style = crop_style
+        self.rounding = rounding
+        if resize_filter not in RESIZE_FILTERS:
+            raise ValueError(f"resize filter must be one of {RESIZE_FILTERS}, got {resize_filter!r}")
+        self.resize_filter = resize_filter
+
+    def frame_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """(height, width) the decoder should resize displayed frames of ``height`` x ``width`` to;
+        ``None`` (decode at the file's size) where the protocol's own filter resizes."""
+        if self.resize_filter != "antialias":
+            return None
+        return short_side_size(height, width, self.short_side, self.rounding)
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """Turns K clips (K, T, H, W, C) into views (K * num_crops, C, T, crop, crop), clip-major."""
-        frames = resize_short_side(frames, self.short_side)
-        views = torch.stack(spatial_crops(frames, self.crop_size, self.num_crops), dim=1)  # (K, crops, T, h, w, C)
+        frames = resize_short_side(frames, self.short_side, self.rounding, self.resize_filter)
+        views = torch.stack(spatial_crops(frames, self.crop_size, self.num_crops, self.crop_style), dim=1)  # (K, crops, T, h, w, C)
         views = views.flatten(0, 1)  # (V, T, h, w, C)
         return views.permute(0, 4, 1, 2, 3).contiguous()  # (V, C, T, h, w)
 

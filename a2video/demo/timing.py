@@ -207,6 +207,7 @@ def measure_loading(config: dict[str, Any], *, num_frames: int, size: int, folde
     Writes ``repeats`` videos of the demo's format into ``folder`` and reads them back the way the
     loader workers do (one decoder thread, the config's clip and view settings).
     """
+    from a2video.data.clips import ClipSpec
     from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset
     from a2video.data.encoding import write_video
     from a2video.preparation.synthetic import class_names, render_clip
@@ -221,13 +222,10 @@ def measure_loading(config: dict[str, Any], *, num_frames: int, size: int, folde
         write_video(path, render_clip(names[number % len(names)], np.random.default_rng(number), num_frames, size))
         write_times.append(time.perf_counter() - start)
         paths.append((path.name, 0))
-    common = {"num_frames": data["num_frames"], "sampling_rate": data["sampling_rate"], "decode_threads": 1}
-    train = TrainVideoDataset(paths, folder, scale_range=tuple(data["train_scale_range"]), crop_size=data["crop_size"],
-                              flip_probability=0.0, **common)
-    views = {"val": (data["val_clips"], data["val_crops"]), "test": (data["test_clips"], data["test_crops"])}
-    evaluation = {split: EvalVideoDataset(paths, folder, num_clips=clips, num_crops=crops, short_side=data["test_short_side"],
-                                          crop_size=data.get("test_crop_size"), **common)
-                  for split, (clips, crops) in views.items()}
+    clip = ClipSpec.from_dict(data)
+    train = TrainVideoDataset(paths, folder, clip=clip, flip_probability=0.0, decode_threads=1)
+    evaluation = {stage: EvalVideoDataset(paths, folder, clip=clip, stage=stage, decode_threads=1)
+                  for stage in ("val", "test")}
     items = iter(range(10**9))
     return {"video_write": statistics.median(write_times),
             "train_clip_load": timed(lambda: train[(next(items) % repeats, 0)], 2 * repeats),

@@ -182,11 +182,15 @@ def resume_checkpoint(run_dir: str | Path) -> Path | None:
     return None
 
 
-def check_checkpoint_file(path: str | Path, option: str = "ckpt_path") -> None:
-    """One-line error when ``path`` is missing or not a readable checkpoint."""
+def check_checkpoint_file(path: str | Path, option: str = "ckpt_path", *, container_checked: bool = False) -> None:
+    """One-line error when ``path`` is missing or not a readable checkpoint.
+
+    ``container_checked``: :func:`checkpoint_problem` has just passed it (:func:`resume_checkpoint`
+    found it), so the CRCs of a multi-gigabyte file are not read a second time.
+    """
     if not Path(path).is_file():
         raise A2VideoError(f"{option}: checkpoint not found: {path}")
-    problem = checkpoint_problem(path)
+    problem = None if container_checked else checkpoint_problem(path)
     if problem is not None:
         raise A2VideoError(f"{option}: {path} cannot be used: {problem}")
     try:  # tensors stay on disk (mmap): only the small pickled structure is read

@@ -20,7 +20,7 @@ from a2video.data.decoding import check_backend
 from a2video.data.datasets import BadVideoLog, EvalVideoDataset, TrainVideoDataset, collate_train
 from a2video.data.lists import Sample, read_classes, read_list
 from a2video.data.loader import EpochSampler, ResumableLoader
-from a2video.data.sampling import CLIP_PLACEMENTS
+from a2video.data.clips import DEFAULT_CLIP, ClipSpec, Placement, Protocol, ShortVideo
 from a2video.errors import A2VideoError, ConfigError
 from a2video.models.preprocessing import IMAGENET, Preprocessing
 
@@ -38,27 +38,15 @@ def _existing(path: str | None, what: str) -> Path:
     return Path(path)
 
 
-def _check_clip_spec(num_frames: int, sampling_rate: int, scale_range: tuple[int, ...], crop_size: int,
-                     test_short_side: int, test_crop_size: int | None, views: tuple[int, int, int, int],
-                     batch_size: int, eval_batch_size: int, max_failed_fraction: float) -> None:
+def _check_loading(batch_size: int, eval_batch_size: int, max_failed_fraction: float) -> None:
     """Reject settings that would only fail later, inside a worker, with a traceback."""
-    test_clips, test_crops, val_clips, val_crops = views
-    problems = []
-    if min(num_frames, sampling_rate, batch_size, eval_batch_size, test_clips, val_clips) < 1:
-        problems.append("num_frames, sampling_rate, batch sizes and clip counts must be >= 1")
-    if len(scale_range) != 2 or scale_range[0] > scale_range[1]:
-        problems.append(f"train_scale_range must be [low, high] with low <= high, got {list(scale_range)}")
-    elif crop_size > scale_range[0]:
-        problems.append(f"crop_size {crop_size} is larger than the smallest training short side {scale_range[0]} "
-                        "(train_scale_range)")
-    if test_crop_size is not None and test_crop_size > test_short_side:
-        problems.append(f"test_crop_size {test_crop_size} is larger than test_short_side {test_short_side}")
-    if test_crops not in (1, 3) or val_crops not in (1, 3):
-        problems.append(f"test_crops and val_crops must be 1 or 3, got {test_crops} and {val_crops}")
+    if min(batch_size, eval_batch_size) < 1:
+        raise ValueError("batch sizes must be >= 1")
     if not 0.0 <= max_failed_fraction <= 1.0:
-        problems.append(f"max_failed_fraction must be in [0, 1], got {max_failed_fraction}")
-    if problems:
-        raise ValueError("; ".join(problems))
+        raise ValueError(f"max_failed_fraction must be in [0, 1], got {max_failed_fraction}")
+
+
+_C = DEFAULT_CLIP  # the defaults below are ClipSpec's: written once, there
 
 
 class VideoDataModule(pl.LightningDataModule):
@@ -70,22 +58,17 @@ class VideoDataModule(pl.LightningDataModule):
         val_list: Validation list; optional for ``fit``, needed for ``validate``.
         test_list: Test list; needed for ``test``.
         classes_file: ``classes.txt``; by default the one beside the first given list.
-        num_frames: Frames per clip (T).
-        sampling_rate: Stride between the frames of a clip.
-        train_scale_range: Random short side (inclusive range) before the training crop.
-        crop_size: Training crop side.
+        num_frames, sampling_rate, target_fps, short_video, train_scale_range, crop_size,
+        test_short_side, test_crop_size, test_clips, test_crops, test_clip_placement, val_clips,
+        val_crops, protocol, twice_sample: The clip and its views, as
+            :class:`a2video.data.clips.ClipSpec` defines and checks them (``self.clip``; saved in
+            every checkpoint, so ``predict``, ``features`` and ``explain`` sample as ``test`` did).
+            ``protocol`` (``a2video``, ``slowfast``, ``slowfast-decode-all``, ``pytorchvideo``,
+            ``pytorchvideo-0.1.5``, ``mmaction2``) sets the evaluation clips, the frames inside them,
+            short videos and crop/resize rounding together (:mod:`a2video.data.protocols`).
         horizontal_flip: Flip training clips left-right half of the time. Turn it off when a
             class is defined by a direction (move left / move right, Something-Something, the
             synthetic set): a flip would give the clip the other class's motion and keep its label.
-        test_short_side: Short side for validation and test views.
-        test_crop_size: Crop side for validation and test views; default ``test_short_side``.
-        test_clips: Clips per video at test time.
-        test_clip_placement: Where the test (and validation) clips start: ``even`` (first clip on
-            the first frame, last one ending on the last), ``slowfast``, ``pytorchvideo`` or
-            ``segments`` (formulas in :mod:`a2video.data.sampling`).
-        test_crops: Crops per clip at test time (1 or 3).
-        val_clips: Clips per video during validation (1 keeps validation fast).
-        val_crops: Crops per clip during validation (1 or 3).
         batch_size: Training clips per batch.
         eval_batch_size: Videos per validation/test batch (each with all its views).
         num_workers: DataLoader worker processes.
@@ -94,11 +77,6 @@ class VideoDataModule(pl.LightningDataModule):
             fall back to PyAV for files they cannot read or disagree about (docs/DESIGN.md, "Decoding").
         decode_device: Where torchcodec decodes: ``cpu``, or ``cuda`` (the GPU of each process, by
             NVDEC; workers are then spawned, not forked) / ``cuda:N``.
-        short_video: How clips of videos shorter than the clip span are filled: ``clamp``
-            repeats the last frame (PySlowFast), ``loop`` plays the video again from the start.
-        target_fps: Sample clips on a timeline at this frame rate, from each stream's own
-            timestamps (``sampling_rate`` then counts frames at this rate; PySlowFast uses 30);
-            ``None`` steps over the file's own frames.
         max_failed_fraction: Training stops when more than this fraction of the
             training videos cannot be decoded.
         seed: Seed of the training order and augmentation (with the epoch number).
@@ -113,25 +91,27 @@ class VideoDataModule(pl.LightningDataModule):
         val_list: str | None = None,
         test_list: str | None = None,
         classes_file: str | None = None,
-        num_frames: int = 8,
-        sampling_rate: int = 8,
-        train_scale_range: tuple[int, int] = (256, 320),
-        crop_size: int = 224,
+        num_frames: int = _C.num_frames,
+        sampling_rate: int = _C.sampling_rate,
+        train_scale_range: tuple[int, int] = _C.train_scale_range,
+        crop_size: int = _C.crop_size,
         horizontal_flip: bool = True,
-        test_short_side: int = 256,
-        test_crop_size: int | None = None,
-        test_clips: int = 10,
-        test_clip_placement: Literal["even", "slowfast", "pytorchvideo", "segments"] = "even",
-        test_crops: int = 3,
-        val_clips: int = 1,
-        val_crops: int = 1,
+        test_short_side: int = _C.test_short_side,
+        test_crop_size: int | None = _C.test_crop_size,
+        test_clips: int = _C.test_clips,
+        test_clip_placement: Placement | None = _C.test_clip_placement,
+        test_crops: int = _C.test_crops,
+        val_clips: int = _C.val_clips,
+        val_crops: int = _C.val_crops,
+        protocol: Protocol = _C.protocol,
+        twice_sample: bool = _C.twice_sample,
         batch_size: int = 8,
         eval_batch_size: int = 1,
         num_workers: int = 4,
         backend: Literal["decord", "pyav", "torchcodec"] = "decord",
         decode_device: str = "cpu",
-        short_video: Literal["clamp", "loop"] = "clamp",
-        target_fps: float | None = None,
+        short_video: ShortVideo | None = _C.short_video,
+        target_fps: float | None = _C.target_fps,
         max_failed_fraction: float = 0.05,
         seed: int = 0,
         pin_memory: bool = True,
@@ -139,9 +119,12 @@ class VideoDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        _check_clip_spec(num_frames, sampling_rate, tuple(train_scale_range), crop_size, test_short_side,
-                         test_crop_size, (test_clips, test_crops, val_clips, val_crops), batch_size, eval_batch_size,
-                         max_failed_fraction)
+        self.clip = ClipSpec(num_frames=num_frames, sampling_rate=sampling_rate, target_fps=target_fps,
+                             short_video=short_video, train_scale_range=tuple(train_scale_range), crop_size=crop_size,
+                             test_short_side=test_short_side, test_crop_size=test_crop_size, test_clips=test_clips,
+                             test_crops=test_crops, test_clip_placement=test_clip_placement, val_clips=val_clips,
+                             val_crops=val_crops, protocol=protocol, twice_sample=twice_sample)
+        _check_loading(batch_size, eval_batch_size, max_failed_fraction)
         self.video_root = video_root
         self.lists: dict[str, str | None] = {"train": train_list, "val": val_list, "test": test_list}
         if classes_file is None:
@@ -150,28 +133,14 @@ class VideoDataModule(pl.LightningDataModule):
                 raise ValueError("give classes_file or at least one list file")
             classes_file = str(Path(first_list).parent / "classes.txt")
         self.classes_file = classes_file
-        self.num_frames = num_frames
-        self.sampling_rate = sampling_rate
-        self.train_scale_range = tuple(train_scale_range)
-        self.crop_size = crop_size
         self.horizontal_flip = horizontal_flip
-        self.test_short_side = test_short_side
-        self.test_crop_size = test_crop_size
-        self.views = {"val": (val_clips, val_crops), "test": (test_clips, test_crops)}
+        self.views = {stage: self.clip.views(stage) for stage in ("val", "test")}
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.num_workers = num_workers
         check_backend(backend, decode_device)
         self.backend = backend
         self.decode_device = decode_device
-        self.short_video = short_video
-        if target_fps is not None and not target_fps > 0:
-            raise ValueError(f"target_fps must be > 0 or null, got {target_fps}")
-        if test_clip_placement not in CLIP_PLACEMENTS or short_video not in ("clamp", "loop"):
-            raise ValueError(f"test_clip_placement must be one of {', '.join(CLIP_PLACEMENTS)} and short_video clamp "
-                             f"or loop, got {test_clip_placement!r} and {short_video!r}")
-        self.target_fps = target_fps
-        self.test_clip_placement = test_clip_placement
         self.max_failed_fraction = max_failed_fraction
         self.seed = seed
         self.pin_memory = pin_memory
@@ -240,14 +209,9 @@ class VideoDataModule(pl.LightningDataModule):
             dataset = TrainVideoDataset(
                 samples,
                 self.video_root,
-                num_frames=self.num_frames,
-                sampling_rate=self.sampling_rate,
-                scale_range=self.train_scale_range,
-                crop_size=self.crop_size,
+                clip=self.clip,
                 flip_probability=0.5 if self.horizontal_flip else 0.0,
                 backend=self.backend,
-                short_video=self.short_video,
-                target_fps=self.target_fps,
                 max_failed_fraction=self.max_failed_fraction,
                 seed=self.seed,
                 decode_threads=self._decode_threads(),
@@ -255,20 +219,12 @@ class VideoDataModule(pl.LightningDataModule):
             )
             self.bad_train_videos = BadVideoLog(len(samples), self.max_failed_fraction)
             return dataset
-        clips, crops = self.views[split]
         return EvalVideoDataset(
             samples,
             self.video_root,
-            num_frames=self.num_frames,
-            sampling_rate=self.sampling_rate,
-            num_clips=clips,
-            clip_placement=self.test_clip_placement,
-            num_crops=crops,
-            short_side=self.test_short_side,
-            crop_size=self.test_crop_size,
+            clip=self.clip,
+            stage=split,
             backend=self.backend,
-            short_video=self.short_video,
-            target_fps=self.target_fps,
             decode_threads=self._decode_threads(),
             decode_device=self._decode_device(),
         )

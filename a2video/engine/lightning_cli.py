@@ -176,7 +176,7 @@ class A2VideoCLI(LightningCLI):
             raise A2VideoError(f"`a2video {subcommand}` needs {key}")
         ckpt_path = self.config_init[subcommand].get("ckpt_path")
         if ckpt_path and str(ckpt_path) not in _LIGHTNING_CKPT_KEYWORDS and "://" not in str(ckpt_path):
-            check_checkpoint_file(ckpt_path)
+            check_checkpoint_file(ckpt_path, container_checked=str(ckpt_path) == getattr(self, "_resumed", None))
         init_from = self.model.hparams.get("init_from")
         if (not ckpt_path and init_from and "://" not in str(init_from) and not hub.is_known(init_from)
                 and not Path(init_from).expanduser().is_file()):
@@ -188,7 +188,7 @@ class A2VideoCLI(LightningCLI):
             found = resume_checkpoint(self.trainer.default_root_dir)
             if found is not None:
                 print(f"a2video: resuming from {found} (pass --resume never to start over)", file=sys.stderr)
-                config["ckpt_path"] = str(found)
+                config["ckpt_path"] = self._resumed = str(found)
         self._check_inputs("fit", "train")
         if not self.datamodule.has_split("val"):
             # Without validation there is nothing to rank "best" by: keep last.ckpt only.

@@ -26,6 +26,7 @@ from a2video.engine.precision import EvalPrecision, eval_autocast
 from a2video.errors import A2VideoError, WeightsError
 from a2video.evaluation.metrics import label_ranks, to_numpy
 from a2video.models import create_model
+from a2video.models.forward import forward_in_chunks
 from a2video.models.preprocessing import IMAGENET, Preprocessing
 from a2video.models.weights import load_initial_weights, saved_preprocessing
 
@@ -244,13 +245,12 @@ class VideoClassifier(pl.LightningModule):
         """(N, V, C, T, H, W) → (N, V, K), at most ``view_chunk`` views per forward pass."""
         n, v = videos.shape[:2]
         flat = videos.flatten(0, 1)  # (N·V, C, T, H, W)
-        chunk = max(1, self.hparams.view_chunk)
         # A StopIteration escaping a step would end Lightning's loop silently: default for a
         # network without parameters.
         weights_dtype = next((p.dtype for p in self.net.parameters()), torch.float32)
         precision = eval_autocast(self.hparams.eval_precision, device_type=self.device.type, weights_dtype=weights_dtype)
         with precision:
-            logits = torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
+            logits = forward_in_chunks(self, flat, self.hparams.view_chunk)  # (N·V, K)
         return logits.view(n, v, -1).float()
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
@@ -321,14 +321,16 @@ class VideoClassifier(pl.LightningModule):
 
     # ------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Save what ``predict``/``export`` need besides the weights: preprocessing and class names."""
+        """Save what ``predict``/``export`` need besides the weights: preprocessing, the clip spec
+        (protocol, ``target_fps``, placement, views: so they sample as ``test``) and class names."""
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         preprocessing = self.preprocessing or IMAGENET
-        names = None
+        names = clip = None
         if datamodule is not None and hasattr(datamodule, "class_names"):
             preprocessing = preprocessing.with_clip(**clip_settings(datamodule))  # what the run actually used
             names = list(datamodule.class_names)
-        checkpoint["a2video"] = {"preprocessing": preprocessing.to_dict(), "class_names": names}
+            clip = datamodule.clip.to_dict()
+        checkpoint["a2video"] = {"preprocessing": preprocessing.to_dict(), "class_names": names, "clip": clip}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.net is None:  # restoring before configure_model (e.g. load_from_checkpoint)
@@ -341,6 +343,6 @@ class VideoClassifier(pl.LightningModule):
 
 def clip_settings(datamodule: Any) -> dict[str, int]:
     """The data config's clip settings, under :class:`Preprocessing`'s names."""
-    return {"num_frames": datamodule.num_frames, "sampling_rate": datamodule.sampling_rate,
-            "crop_size": datamodule.crop_size, "test_short_side": datamodule.test_short_side,
-            "test_crop_size": datamodule.test_crop_size or datamodule.test_short_side}
+    clip = datamodule.clip
+    return {"num_frames": clip.num_frames, "sampling_rate": clip.sampling_rate, "crop_size": clip.crop_size,
+            "test_short_side": clip.test_short_side, "test_crop_size": clip.eval_crop_size}

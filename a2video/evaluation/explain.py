@@ -1,4 +1,4 @@
-"""``a2video explain VIDEO --ckpt X``: what a trained model's attention blocks look at on one clip.
+"""``a2video explain VIDEO -c X``: what a trained model's attention blocks look at on one clip.
 
 The checkpoint's model runs on one test clip (centre crop, sampled as ``a2video test`` does);
 :mod:`a2video.evaluation.attention_capture` records the maps of its double-attention and non-local
@@ -12,38 +12,36 @@ from __future__ import annotations
 
 import torch
 
+from a2video.data.clips import ClipSpec
 from a2video.errors import A2VideoError
 
 MP4_FILE = "attention.mp4"
 JSON_FILE = "explain.json"
 
 
-def read_clip(video: str, *, num_frames: int, sampling_rate: int, short_side: int, crop_size: int,
-              clip_index: int = 0, num_clips: int = 1) -> torch.Tensor:
-    """The centre crop of one test clip as uint8 (T, H, W, 3), as ``a2video test`` samples it.
+def read_clip(video: str, clip: ClipSpec, *, clip_index: int = 0, num_clips: int = 1) -> torch.Tensor:
+    """The centre crop of one test clip as uint8 (T, H, W, 3), sampled as ``a2video test`` samples
+    with ``clip`` (its protocol, ``target_fps``, short side and crop).
 
     Args:
         video: Video file.
-        num_frames: T.
-        sampling_rate: Stride between frames.
-        short_side: Short side after resizing.
-        crop_size: Side of the centre crop.
-        clip_index: Which of ``num_clips`` uniformly spread clips (default: the middle one of 1).
+        clip: The clip spec (a checkpoint's, with the command's changes).
+        clip_index: Which of ``num_clips`` test clips (default: the middle one of 1).
         num_clips: Clips the video is divided into.
 
     Raises:
         A2VideoError: If the video cannot be decoded.
     """
+    from a2video.data.datasets import eval_transform
     from a2video.data.decoding import VideoDecodeError, probe_video, read_frames
-    from a2video.data.sampling import uniform_clip_indices
-    from a2video.data.transforms import EvalClipTransform, short_side_size
+    from a2video.data.protocols import eval_clip_indices
 
+    transform = eval_transform(clip, 1)
     try:
         info = probe_video(video)
-        indices = uniform_clip_indices(info.num_frames, num_frames, sampling_rate, num_clips)[clip_index]  # (T,)
-        size = short_side_size(info.height, info.width, short_side)
-        frames = read_frames(video, indices[None], size)  # (1, T, H, W, 3)
+        indices = eval_clip_indices(clip, info, num_clips)[clip_index]  # (T,)
+        frames = read_frames(video, indices[None], transform.frame_size(info.height, info.width), info=info)
     except VideoDecodeError as error:
         raise A2VideoError(f"cannot decode {video}: {error.reason}") from None
-    views = EvalClipTransform(short_side, crop_size, 1)(torch.from_numpy(frames))  # (1, C, T, h, w)
+    views = transform(torch.from_numpy(frames))  # (1, C, T, h, w)
     return views[0].permute(1, 2, 3, 0).contiguous()  # (T, h, w, C)

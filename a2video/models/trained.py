@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from a2video.data.clips import ClipSpec
 from a2video.data.lists import read_classes
 from a2video.errors import WeightsError
 from a2video.files import atomic_write
@@ -47,6 +48,13 @@ class TrainedModel:
     report: WeightsReport
     base_width: int = 64
     model_kwargs: dict[str, Any] | None = None
+    clip: ClipSpec | None = None
+    """How ``test`` sampled (saved in the checkpoint); ``None`` (older and foreign files) becomes
+    the preprocessing's clip. ``predict``, ``features`` and ``explain`` start from it."""
+
+    def __post_init__(self) -> None:
+        if self.clip is None:
+            self.clip = clip_from_preprocessing(self.preprocessing)
 
     @property
     def num_classes(self) -> int:
@@ -72,32 +80,53 @@ def load_trained(source: str | os.PathLike, *, model: str | None = None, classes
     """
     known = hub.KNOWN_CHECKPOINTS.get(str(source))
     path = hub.fetch(str(source)) if known else Path(source).expanduser()
-    obj = read_checkpoint(path, "checkpoint")
+    obj = read_checkpoint(path, "checkpoint")  # the one read of the file
     hparams = obj.get("hyper_parameters") if isinstance(obj.get("hyper_parameters"), dict) else {}
     name = model or hparams.get("model") or (known.model if known else "i3d_r50")
     get_builder(name)  # an unknown name is one line before anything is built
     model_kwargs = hparams.get("model_kwargs") if name == hparams.get("model") else None
-    num_classes, base_width = _network_size(obj, path, name)
+    num_classes, base_width, translated = _network_size(obj, path, name, model_kwargs)
     net = create_model(name, num_classes=num_classes, base_width=base_width, **(model_kwargs or {}))
-    report = load_weights(net, str(source) if known else path)
+    report = load_weights(net, str(source) if known else path, checkpoint=(path, obj), translated=translated)
     names = _class_names(obj, classes_file, num_classes, path)
     preprocessing = report.preprocessing or saved_preprocessing(obj)
     if preprocessing is None:
         preprocessing = IMAGENET.with_clip(source="not saved in the checkpoint; ImageNet assumed")
         log.warning("%s does not say which preprocessing it expects; using %s", path, preprocessing.describe())
-    return TrainedModel(net.eval().to(device), name, preprocessing, names, report, base_width, model_kwargs)
+    return TrainedModel(net.eval().to(device), name, preprocessing, names, report, base_width, model_kwargs,
+                        saved_clip(obj))
 
 
-def _network_size(obj: dict[str, Any], path: Path, name: str) -> tuple[int, int]:
-    """(classes, base width) from the classifier and the stem of the weights themselves."""
+def saved_clip(obj: dict[str, Any]) -> ClipSpec | None:
+    """The clip spec an a2video checkpoint was tested with (None in older checkpoints)."""
+    extra = obj.get("a2video")
+    values = extra.get("clip") if isinstance(extra, dict) else None
+    return ClipSpec.from_dict(values) if isinstance(values, dict) else None
+
+
+def clip_from_preprocessing(preprocessing: Preprocessing) -> ClipSpec:
+    """The a2video protocol with the frames and sizes the weights' preprocessing names."""
+    return ClipSpec(num_frames=preprocessing.num_frames, sampling_rate=preprocessing.sampling_rate,
+                    train_scale_range=(max(preprocessing.crop_size, 256), max(preprocessing.crop_size, 320)),
+                    crop_size=preprocessing.crop_size, test_short_side=preprocessing.test_short_side,
+                    test_crop_size=preprocessing.test_crop_size)
+
+
+def _network_size(obj: dict[str, Any], path: Path, name: str,
+                  model_kwargs: dict[str, Any] | None) -> tuple[int, int, Any]:
+    """(classes, base width, the foreign translation or None) from the weights themselves.
+
+    The translation is made for a probe of the same architecture; parameter names do not depend on
+    the class count or the width, so ``load_weights`` reuses it instead of translating again.
+    """
     with torch.device("meta"):  # only names and shapes are needed to translate a foreign layout
-        probe = create_model(name, num_classes=1, base_width=64)
+        probe = create_model(name, num_classes=1, base_width=64, **(model_kwargs or {}))
     translated = foreign.translate(obj, probe, path)
     state = translated.state if translated is not None else state_dict_from(obj, path)[0]
     if "fc.weight" not in state or "conv1.weight" not in state:
         raise WeightsError(f"{path} holds no classifier (fc.weight) or stem (conv1.weight): not a trained video "
                            "classifier this command can run")
-    return int(state["fc.weight"].shape[0]), int(state["conv1.weight"].shape[0])
+    return int(state["fc.weight"].shape[0]), int(state["conv1.weight"].shape[0]), translated
 
 
 def _class_names(obj: dict[str, Any], classes_file: str | os.PathLike | None, num_classes: int,
@@ -126,6 +155,7 @@ def save_a2video_checkpoint(trained: TrainedModel, path: str | os.PathLike) -> P
         "hyper_parameters": {"model": trained.model_name, "num_classes": trained.num_classes,
                              "base_width": trained.base_width, "model_kwargs": trained.model_kwargs},
         "a2video": {"preprocessing": trained.preprocessing.to_dict(), "class_names": list(trained.class_names),
+                    "clip": trained.clip.to_dict(),
                     "converted_from": trained.report.source, "format": trained.report.format},
     }
     return atomic_write(path, lambda f: torch.save(checkpoint, f))

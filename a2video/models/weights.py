@@ -171,7 +171,12 @@ def imagenet_state_dict(source: str, arch: str | None) -> dict[str, torch.Tensor
 
 
 # ------------------------------------------------------------------ loading
-def load_weights(model: nn.Module, source: str | os.PathLike, *, replace_classifier: bool = False) -> WeightsReport:
+_NOT_TRANSLATED = object()
+
+
+def load_weights(model: nn.Module, source: str | os.PathLike, *, replace_classifier: bool = False,
+                 checkpoint: tuple[Path, Mapping[str, Any]] | None = None,
+                 translated: Any = _NOT_TRANSLATED) -> WeightsReport:
     """Load ``source`` (see the module docstring) into ``model`` in place.
 
     Args:
@@ -181,6 +186,9 @@ def load_weights(model: nn.Module, source: str | os.PathLike, *, replace_classif
             or a file path.
         replace_classifier: keep the model's fresh classifier even when the source's has the same
             shape (fine-tuning on another label set of the same size).
+        checkpoint: ``(path, contents)`` of ``source`` when the caller has read it already (a
+            file is read once per command).
+        translated: ``foreign.translate``'s answer for these contents, when the caller has it.
 
     Raises:
         WeightsError: the source cannot be read or does not fit the model (the names are listed).
@@ -191,9 +199,13 @@ def load_weights(model: nn.Module, source: str | os.PathLike, *, replace_classif
     if key in IMAGENET_SOURCES:
         state, fmt = imagenet_state_dict(key, getattr(model, "imagenet_arch", "resnet50")), "torchvision ImageNet"
     else:
-        path = hub.fetch(str(source), progress=sys.stderr.isatty()) if known else source
-        obj = read_checkpoint(path, "weights file")
-        translated = foreign.translate(obj, model, path)
+        if checkpoint is None:
+            path = hub.fetch(str(source), progress=sys.stderr.isatty()) if known else source
+            obj = read_checkpoint(path, "weights file")
+        else:
+            path, obj = checkpoint
+        if translated is _NOT_TRANSLATED:
+            translated = foreign.translate(obj, model, path)
         if translated is not None:
             report = _load_3d(model, translated.state, WeightsReport(str(source), translated.format),
                               replace_classifier)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from a2video.data.clips import ClipSpec
 from a2video.data.datasets import TooManyBadVideos, TrainVideoDataset
 from a2video.data.encoding import write_video
 from a2video.engine.datamodule import VideoDataModule
@@ -51,8 +52,8 @@ def small_set(tmp_path):
 
 
 def _draw_every_item(samples, root, fraction: float) -> int:
-    dataset = TrainVideoDataset(samples, root, num_frames=4, sampling_rate=2, scale_range=(32, 32), crop_size=32,
-                                flip_probability=0.0, max_failed_fraction=fraction, backend="pyav")
+    dataset = TrainVideoDataset(samples, root, flip_probability=0.0, max_failed_fraction=fraction, backend="pyav",
+                                clip=ClipSpec(num_frames=4, sampling_rate=2, train_scale_range=(32, 32), crop_size=32))
     return sum(int(dataset[i]["num_failed"]) for i in range(len(dataset)))
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from a2video.data.clips import ClipSpec
 from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset
 from a2video.data.decoding import VideoDecodeError, probe_video, read_frames, torchcodec_available
 from a2video.data.transforms import short_side_size
@@ -129,8 +130,8 @@ def _whole_frames(views: torch.Tensor, height: int, width: int) -> np.ndarray:
 def test_eval_dataset_views_show_the_pictures_of_evenly_placed_clips(odd, name):
     video = odd[name]
     side = min(video.height, video.width)
-    dataset = EvalVideoDataset([(video.path.name, 0)], video.path.parent, num_frames=4, sampling_rate=3, num_clips=3,
-                               num_crops=3, short_side=side)  # fmt: skip
+    dataset = EvalVideoDataset([(video.path.name, 0)], video.path.parent, clip=ClipSpec(
+        num_frames=4, sampling_rate=3, test_clips=3, test_crops=3, test_short_side=side))
     item = dataset[0]
     assert bool(item["ok"]), item["error"]
     frames = _whole_frames(item["video"], video.height, video.width)
@@ -144,8 +145,8 @@ def test_eval_dataset_views_show_the_pictures_of_evenly_placed_clips(odd, name):
 @pytest.mark.parametrize("rotation", [90, 180, 270])
 def test_training_crops_of_rotated_videos_are_upright(odd, rotation):
     video = odd[f"rotated{rotation}"]
-    dataset = TrainVideoDataset([(video.path.name, 0)], video.path.parent, num_frames=4, sampling_rate=5,
-                                scale_range=(48, 48), crop_size=48, flip_probability=0.0)  # fmt: skip
+    dataset = TrainVideoDataset([(video.path.name, 0)], video.path.parent, flip_probability=0.0, clip=ClipSpec(
+        num_frames=4, sampling_rate=5, train_scale_range=(48, 48), crop_size=48))
     for seed in range(6):
         clip = dataset[(0, seed)]["video"].permute(1, 2, 3, 0).numpy()  # (T, 48, 48, C)
         if rotation == 180:
@@ -162,8 +163,8 @@ def test_training_crops_of_rotated_videos_are_upright(odd, rotation):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_time_based_sampling_of_a_variable_rate_file_uses_its_timestamps(odd, backend):
     video = odd["vfr_mkv"]  # frames shown for 100, 20, 20, 100, ... ms
-    dataset = EvalVideoDataset([(video.path.name, 0)], video.path.parent, num_frames=6, sampling_rate=5, num_clips=1,
-                               num_crops=3, short_side=48, target_fps=30, backend=backend)  # fmt: skip
+    dataset = EvalVideoDataset([(video.path.name, 0)], video.path.parent, backend=backend, clip=ClipSpec(
+        num_frames=6, sampling_rate=5, test_clips=1, test_crops=3, test_short_side=48, target_fps=30))
     frames = _whole_frames(dataset[0]["video"], 48, 128)[0]  # (T, H, W, C)
     # Independently: the 30 fps grid over 0 .. 2.78 s has 84 instants; the centre clip of 6 x 5
     # (span 26) starts at (84 - 26) // 2 = 29; each instant takes the frame shown nearest to it.

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, default_collate
 
+from a2video.data.clips import ClipSpec
 from a2video.data.datasets import (
     EvalVideoDataset,
     TooManyBadVideos,
@@ -28,10 +29,9 @@ def mixed_root(tmp_path_factory):
     return root, good, [(f"bad/{name}", label) for name, label in bad]
 
 
-def make_train(root, samples, **kwargs):
-    options = dict(num_frames=4, sampling_rate=5, scale_range=(48, 48), crop_size=48, seed=0)
-    options.update(kwargs)
-    return TrainVideoDataset(samples, root, **options)
+def make_train(root, samples, scale_range=(48, 48), crop_size=48, **kwargs):
+    clip = ClipSpec(num_frames=4, sampling_rate=5, train_scale_range=scale_range, crop_size=crop_size)
+    return TrainVideoDataset(samples, root, clip=clip, **{"seed": 0, **kwargs})
 
 
 @pytest.mark.parametrize("backend", ["decord", "pyav"])
@@ -39,7 +39,8 @@ def test_train_clip_holds_the_sampled_frames_in_order(tmp_path, backend):
     # Square frames, so the 48-pixel crop keeps every bar of the frame-number code.
     write_video(tmp_path / "v.mp4", coded_frames(60, height=48, width=48), fps=25)
     dataset = TrainVideoDataset(
-        [("v.mp4", 3)], tmp_path, num_frames=5, sampling_rate=6, scale_range=(48, 48), crop_size=48, backend=backend
+        [("v.mp4", 3)], tmp_path, backend=backend,
+        clip=ClipSpec(num_frames=5, sampling_rate=6, train_scale_range=(48, 48), crop_size=48),
     )
     starts = set()
     for seed in range(12):
@@ -103,8 +104,8 @@ def test_all_bad_videos_raise_instead_of_looping(mixed_root):
 
 def test_eval_views_are_segment_clips_and_crops(tmp_path):
     write_video(tmp_path / "v.mp4", coded_frames(100, height=32, width=64), fps=25)
-    dataset = EvalVideoDataset([("v.mp4", 1)], tmp_path, num_frames=4, sampling_rate=3, num_clips=5, num_crops=3,
-                               short_side=32, clip_placement="segments")
+    dataset = EvalVideoDataset([("v.mp4", 1)], tmp_path, clip=ClipSpec(
+        num_frames=4, sampling_rate=3, test_clips=5, test_crops=3, test_short_side=32, test_clip_placement="segments"))
     item = dataset[0]
     assert item["video"].shape == (15, 3, 4, 32, 32)
     assert bool(item["ok"]) and item["error"] == "" and int(item["index"]) == 0 and int(item["label"]) == 1
@@ -119,7 +120,8 @@ def test_eval_views_are_segment_clips_and_crops(tmp_path):
 def test_eval_reports_bad_videos_and_keeps_them(mixed_root):
     root, good, bad = mixed_root
     samples = good[:1] + bad
-    dataset = EvalVideoDataset(samples, root, num_frames=4, sampling_rate=2, num_clips=2, num_crops=1, short_side=40, crop_size=32)
+    dataset = EvalVideoDataset(samples, root, clip=ClipSpec(
+        num_frames=4, sampling_rate=2, test_clips=2, test_crops=1, test_short_side=40, test_crop_size=32))
     batch = default_collate([dataset[i] for i in range(len(samples))])
     assert batch["video"].shape == (4, 2, 3, 4, 32, 32) and batch["video"].dtype == torch.uint8
     assert batch["ok"].tolist() == [True, False, False, False]

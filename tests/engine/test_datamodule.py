@@ -239,17 +239,23 @@ def test_data_errors_are_a2video_errors():
 
 
 def test_protocol_options_reach_the_datasets(tiny_source_set):
-    data = make_module(tiny_source_set, target_fps=30, test_clip_placement="slowfast")
+    data = make_module(tiny_source_set, target_fps=30, test_clip_placement="segments")
     data.setup("fit")
     data.setup("test")
     train, val, test = data.datasets["train"], data.datasets["val"], data.datasets["test"]
-    assert train.target_fps == val.target_fps == test.target_fps == 30
-    assert val.clip_placement == test.clip_placement == "slowfast"
-    assert train.short_video == test.short_video == "clamp"  # the default repeats the last frame
+    assert train.clip is val.clip is test.clip is data.clip
+    assert data.clip.target_fps == 30 and data.clip.placement == "segments"
+    assert data.clip.short_video_rule == "clamp"  # the default repeats the last frame
     default = make_module(tiny_source_set)
     default.setup("test")
-    assert default.datasets["test"].clip_placement == "even" and default.datasets["test"].target_fps is None
+    assert default.datasets["test"].clip.placement == "even" and default.datasets["test"].clip.target_fps is None
+    slowfast = make_module(tiny_source_set, protocol="slowfast", target_fps=30)
+    assert slowfast.clip.protocol == "slowfast"
     with pytest.raises(ValueError, match="target_fps"):
         make_module(tiny_source_set, target_fps=0)
-    with pytest.raises(ValueError, match="test_clip_placement must be one of even, slowfast"):
+    with pytest.raises(ValueError, match="set protocol: slowfast instead"):
+        make_module(tiny_source_set, test_clip_placement="slowfast")
+    with pytest.raises(ValueError, match="protocol slowfast places its clips itself"):
+        make_module(tiny_source_set, protocol="slowfast", test_clip_placement="even")
+    with pytest.raises(ValueError, match="test_clip_placement must be one of even, segments"):
         make_module(tiny_source_set, test_clip_placement="middle")

@@ -10,6 +10,7 @@ dropout draws from), so a mismatch says where the runs diverge.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -125,7 +126,7 @@ def test_explicit_ckpt_path_resumes_exactly(uninterrupted, synthetic, tmp_path):
     _assert_same_weights(last_a, second / "checkpoints" / "last.ckpt")
 
 
-def test_killed_run_resumes_from_last_epoch_checkpoint(uninterrupted, synthetic, tmp_path):
+def test_killed_run_resumes_from_last_epoch_checkpoint(uninterrupted, synthetic, tmp_path, monkeypatch):
     """Without interrupted.ckpt (a killed process writes none), the rerun starts from last.ckpt,
     which follows every epoch, and still ends where the uninterrupted run did."""
     last_a, trace_a = uninterrupted
@@ -135,7 +136,11 @@ def test_killed_run_resumes_from_last_epoch_checkpoint(uninterrupted, synthetic,
     _fit_crashing(config, trace, 5)
     (run_dir / "checkpoints" / "interrupted.ckpt").unlink()
     assert load_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 2 * STEPS_PER_EPOCH
+    tested = []  # the file's CRCs are read once, by the search for a checkpoint to resume from
+    original = zipfile.ZipFile.testzip
+    monkeypatch.setattr(zipfile.ZipFile, "testzip", lambda self: tested.append(self.filename) or original(self))
     run_ok("fit", "--config", config, *_callbacks(("TraceSteps", "path", trace)))
+    assert tested.count(str(run_dir / "checkpoints" / "last.ckpt")) == 1
     # Step 4 (the one after the last epoch checkpoint) was done twice: once before the crash.
     steps = [r["step"] for r in _trace(trace)]
     assert steps == list(range(5)) + list(range(4, TOTAL_STEPS))

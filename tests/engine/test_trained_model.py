@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from a2video.data.clips import ClipSpec
 from a2video.data.lists import read_classes, read_list
 from a2video.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from a2video.engine.module import VideoClassifier
@@ -55,8 +56,7 @@ def test_init_from_a_kinetics_checkpoint_brings_its_normalisation(tmp_path):
     module = VideoClassifier(model="a2net_r26", base_width=4, num_classes=4, init_from=str(path))
     module.build(4)
     assert module.preprocessing == KINETICS_SLOWFAST
-    data = SimpleNamespace(preprocessing=IMAGENET, num_frames=16, sampling_rate=8, crop_size=224,
-                           test_short_side=256, test_crop_size=None)
+    data = SimpleNamespace(preprocessing=IMAGENET, clip=ClipSpec(num_frames=16, sampling_rate=8))
     module._trainer = SimpleNamespace(datamodule=data)
     with pytest.warns(UserWarning, match=r"num_frames=8 .*data config's data.num_frames=16 wins"):
         module._use_preprocessing()

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from a2video.cli import main
+from a2video.data.clips import ClipSpec
 from a2video.data.datasets import EvalVideoDataset
 
 
@@ -83,8 +84,8 @@ def test_features(tiny_checkpoint, video_folder, tmp_path):
     p = tiny_checkpoint.preprocessing
     net = tiny_checkpoint.net
     for i in (1, 2, 3):
-        item = EvalVideoDataset([(str(saved["paths"][i]), 0)], "", num_frames=4, sampling_rate=2, num_clips=2,
-                                num_crops=1, short_side=32, crop_size=32)[0]
+        item = EvalVideoDataset([(str(saved["paths"][i]), 0)], "", clip=ClipSpec(
+            num_frames=4, sampling_rate=2, test_clips=2, test_crops=1, test_short_side=32, test_crop_size=32))[0]
         clips = (item["video"].float() / 255 - torch.tensor(p.mean).view(1, 3, 1, 1, 1)) / torch.tensor(p.std).view(
             1, 3, 1, 1, 1)
         with torch.no_grad():

@@ -11,14 +11,16 @@ import pytest
 import torch
 
 from a2video.cli import main
+from a2video.data.clips import ClipSpec
 from a2video.data.datasets import EvalVideoDataset
 
 
 def _expected_probabilities(ckpt, path: str, clips: int, crops: int) -> np.ndarray:
     """Views from the data package's test dataset; normalisation and softmax written out here."""
     p = ckpt.preprocessing
-    item = EvalVideoDataset([(path, 0)], "", num_frames=p.num_frames, sampling_rate=p.sampling_rate, num_clips=clips,
-                            num_crops=crops, short_side=p.test_short_side, crop_size=p.test_crop_size)[0]
+    item = EvalVideoDataset([(path, 0)], "", clip=ClipSpec(
+        num_frames=p.num_frames, sampling_rate=p.sampling_rate, test_clips=clips, test_crops=crops,
+        test_short_side=p.test_short_side, test_crop_size=p.test_crop_size))[0]
     assert bool(item["ok"])
     mean = torch.tensor(p.mean).view(1, 3, 1, 1, 1)
     std = torch.tensor(p.std).view(1, 3, 1, 1, 1)

@@ -1,0 +1,192 @@
+"""The peers' evaluation protocols, frame for frame: which frames and pixels make each test view.
+
+A protocol (``ClipSpec.protocol``) fixes four things together (docs/RECIPES.md has the table):
+
+- ``a2video``: clips of ``num_frames`` frames every ``sampling_rate`` frames (``(T-1)·s+1``
+  frames of the timeline), placed by ``test_clip_placement`` (:func:`a2video.data.sampling.clip_starts`),
+  short videos clamped or looped; resize rounds the long side (antialiased, in the decoder); crops:
+  centre ``floor``, the three crops in the order start, centre, end.
+- ``slowfast`` (PySlowFast ``decoder.py`` with PyAV, its default: selective decoding) and
+  ``slowfast-decode-all`` (its torchvision backend, or files without a duration): a clip spans
+  ``clip_size = sampling_rate · num_frames / target_fps · fps`` frames of the *file* (fps: the
+  stream's average rate), clip k of K starts at ``Δ·k/K`` with ``Δ = max(frames − clip_size, 0)``
+  (a float), and its frames are ``torch.linspace(start, start + clip_size − 1, T)`` (float32)
+  clamped into the video and truncated. Selective decoding first decodes the frames from the
+  first one at or after ``start`` to one past ``start + clip_size − 1`` and samples
+  ``linspace(0, clip_size − 1, T)`` inside those. Resize floors the long side (bilinear, no
+  antialiasing, from the decoded size: ``resize_short_side``); crops: centre
+  ``ceil((side − size) / 2)``, three crops left, centre, right.
+- ``pytorchvideo`` (main branch since 2022) and ``pytorchvideo-0.1.5``: a clip lasts
+  ``num_frames · sampling_rate / target_fps`` seconds, clip k starts at ``Δ·k/(K−1)`` (main) or
+  ``Δ·k/K`` (0.1.5) seconds (exact fractions, ``Δ = max(duration − clip duration, 0)``, duration =
+  frames / fps), takes the frames shown in ``[start, start + clip duration)``, and
+  ``UniformTemporalSubsample`` picks T of them with ``linspace(0, t − 1, T)`` — over the whole
+  video when it is shorter than a clip. Resize and crops as SlowFast's.
+- ``mmaction2`` (1.x ``SampleFrames(test_mode=True)``, file frames): the ``even`` placement with
+  ``Δ = frames − ((T−1)·s+1)``; a video shorter than a clip starts every clip at 0 and
+  ``out_of_bound_opt`` ``loop`` (default) wraps the indices, ``repeat_last`` repeats the last
+  in-range sampled index; ``twice_sample`` makes 2K clips with mmaction2's spacing ``Δ/(K−1)``;
+  ``target_fps`` scales the clip to ``T·s·fps/target_fps`` file frames (its ``linspace``)
+  instead of resampling the video. Resize rounds half up
+  (``int(x + 0.5)``), bilinear without antialiasing (cv2's ``INTER_LINEAR``); ``CenterCrop`` floors; ``ThreeCrop`` puts its crops at ``0``, ``2·w_step``,
+  ``w_step`` (``w_step = (w − size) // 2``) in the order left, right, centre.
+
+All functions return frame numbers of the file (what :func:`a2video.data.decoding.read_frames`
+takes). Training clips are not part of a protocol (they follow ``sampling`` in every protocol).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from a2video.data.clips import ClipSpec
+from a2video.data.decoding import VideoInfo
+from a2video.data.sampling import resample_to_fps, uniform_clip_indices
+
+# protocol → (crop style, resize rounding, resize filter); "antialias" lets the decoder resize.
+PIXEL_RULES: dict[str, tuple[str, str, str]] = {
+    "a2video": ("a2video", "round", "antialias"),
+    "slowfast": ("ceil", "floor", "bilinear"),
+    "slowfast-decode-all": ("ceil", "floor", "bilinear"),
+    "pytorchvideo": ("ceil", "floor", "bilinear"),
+    "pytorchvideo-0.1.5": ("ceil", "floor", "bilinear"),
+    "mmaction2": ("mmaction2", "half_up", "bilinear"),
+}
+
+
+def timeline(info: VideoInfo, target_fps: float | None) -> np.ndarray:
+    """Frame numbers the stride samplers count: every frame, or those nearest a ``target_fps`` grid."""
+    if target_fps is None:
+        return np.arange(info.num_frames)
+    return resample_to_fps(info.timestamps, target_fps)
+
+
+def eval_clip_indices(spec: ClipSpec, info: VideoInfo, num_clips: int) -> np.ndarray:
+    """File frame numbers (K, T) of the ``num_clips`` evaluation clips of a video under ``spec.protocol``."""
+    protocol = spec.protocol
+    if protocol in ("slowfast", "slowfast-decode-all"):
+        fps = info.fps or 30.0
+        clip_size = spec.sampling_rate * spec.num_frames / (spec.target_fps or fps) * fps
+        return np.stack([slowfast_clip(info.num_frames, clip_size, k, num_clips, spec.num_frames,
+                                       selective=protocol == "slowfast") for k in range(num_clips)])
+    if protocol in ("pytorchvideo", "pytorchvideo-0.1.5"):
+        return pytorchvideo_clips(info.timestamps, info.fps or 30.0, spec, num_clips,
+                                  divide_by_k_minus_1=protocol == "pytorchvideo")
+    if protocol == "mmaction2":  # file frames: mmaction2 scales the clip instead of resampling the video
+        base_clips = num_clips // 2 if spec.twice_sample else num_clips
+        return mmaction2_clip_indices(info.num_frames, spec.num_frames, spec.sampling_rate, base_clips,
+                                      spec.short_video_rule, twice_sample=spec.twice_sample, fps=info.fps,
+                                      target_fps=spec.target_fps)
+    frames = timeline(info, spec.target_fps)  # (N,) file frame per timeline frame
+    clips = uniform_clip_indices(frames.size, spec.num_frames, spec.sampling_rate, num_clips,
+                                 spec.short_video_rule, spec.placement)
+    return frames[clips]
+
+
+def _linspace_floor(start: float, end: float, count: int, last: int) -> np.ndarray:
+    """``torch.linspace(start, end, count)`` (float32) clamped to ``[0, last]`` and truncated, as the peers do."""
+    index = torch.clamp(torch.linspace(start, end, count), 0, last).long()
+    return index.numpy().astype(np.int64)
+
+
+def slowfast_clip(video_frames: int, clip_size: float, clip_index: int, num_clips: int, num_frames: int, *,
+                  selective: bool) -> np.ndarray:
+    """PySlowFast's frames (T,) of test clip ``clip_index`` of ``num_clips``."""
+    delta = max(video_frames - clip_size, 0)
+    start = delta * clip_index / num_clips
+    end = start + clip_size - 1
+    if not selective:
+        return _linspace_floor(start, end, num_frames, video_frames - 1)
+    first = min(math.ceil(start), video_frames - 1)  # the first frame at or after the start time
+    last = min(math.floor(end) + 1, video_frames - 1)  # PyAV's reader keeps one frame past the end
+    return first + _linspace_floor(0, clip_size - 1, num_frames, last - first)
+
+
+def pytorchvideo_clips(timestamps: np.ndarray, fps: float, spec: ClipSpec, num_clips: int, *,
+                       divide_by_k_minus_1: bool) -> np.ndarray:
+    """pytorchvideo's ``ConstantClipsPerVideoSampler`` + ``UniformTemporalSubsample``: file frames (K, T)."""
+    times = np.asarray(timestamps, dtype=np.float64)
+    rate = Fraction(fps).limit_denominator(1_000_000)
+    duration = Fraction(times.size) / rate
+    clip_duration = Fraction(spec.num_frames * spec.sampling_rate) / (
+        Fraction(spec.target_fps).limit_denominator(1_000_000) if spec.target_fps else rate)
+    step = Fraction(max(duration - clip_duration, 0), max(num_clips - 1, 1) if divide_by_k_minus_1 else num_clips)
+    clips = []
+    for k in range(num_clips):
+        start = step * k
+        inside = np.flatnonzero((times >= float(start) - 1e-9) & (times < float(start + clip_duration) - 1e-9))
+        if inside.size == 0:  # a start past the last frame's time cannot happen for Δ >= 0; keep the last frame
+            inside = np.array([times.size - 1])
+        clips.append(inside[_linspace_floor(0, inside.size - 1, spec.num_frames, inside.size - 1)])
+    return np.stack(clips)
+
+
+def mmaction2_clip_indices(video_frames: int, num_frames: int, stride: int, num_clips: int,
+                           out_of_bound: str, *, twice_sample: bool = False, fps: float | None = None,
+                           target_fps: float | None = None) -> np.ndarray:
+    """mmaction2's ``SampleFrames(test_mode=True)`` frame indices (K, T) (``num_clips`` before doubling).
+
+    As in mmaction2 1.x since ``target_fps`` was added: ``twice_sample`` makes ``2K`` clips spaced by
+    ``Δ/(K−1)`` (the second half runs past ``Δ`` and wraps or repeats), ``T == 1`` is its 2D path
+    (segment centres, and with ``twice_sample`` the segment starts after them), and ``target_fps``
+    makes a clip span ``T·s·fps/target_fps`` file frames sampled with ``linspace``, its starts
+    ``floor(Δ/(K−1))·k``. Offsets stay floats until the end, as there, where they are truncated.
+    """
+    clips = num_clips * 2 if twice_sample else num_clips
+    resample = bool(target_fps) and bool(fps)
+    if resample:
+        clip_length = max(1.0, num_frames * stride * fps / target_fps)
+    else:
+        clip_length = (num_frames - 1) * stride + 1
+    if num_frames == 1:  # mmaction2's 2D recognizer branch
+        interval = video_frames / float(num_clips)
+        base = np.arange(num_clips) * interval
+        offsets = base + interval / 2.0
+        if twice_sample:
+            offsets = np.concatenate([offsets, base])
+    else:
+        max_offset = max(video_frames - clip_length, 0)
+        if clips > 1:
+            segments = num_clips - 1  # not clips - 1: mmaction2 divides by the clips before doubling
+            if segments == 0:
+                raise ValueError("mmaction2's twice_sample with one clip divides by zero: use 2 or more clips")
+            if resample:
+                offsets = np.arange(clips) * np.floor(max_offset / float(segments))
+            else:
+                offsets = np.round(np.arange(clips) * (max_offset / float(segments)))
+        else:
+            offsets = np.array([max_offset // 2])
+    if resample:
+        steps = np.linspace(0, clip_length - 1, num_frames).astype(np.int32)
+    else:
+        steps = np.arange(num_frames) * stride
+    indices = offsets[:, None] + steps[None, :]  # (K, T), floats where the offsets are
+    if out_of_bound == "loop":
+        indices = np.mod(indices, video_frames)
+    elif out_of_bound == "repeat_last":
+        inside = indices < video_frames
+        last = np.max(inside * indices, axis=1, keepdims=True)
+        indices = np.where(inside, indices, last)
+    else:
+        raise ValueError(f"mmaction2's out_of_bound_opt is loop or repeat_last, got {out_of_bound!r}")
+    return indices.astype(np.int32).astype(np.int64)
+
+
+def resize_rounding(protocol: str) -> str:
+    """How the protocol rounds the long side after scaling the short side (``round``, ``floor``, ``half_up``)."""
+    return PIXEL_RULES[protocol][1]
+
+
+def resize_filter(protocol: str) -> str:
+    """How the protocol resizes: ``antialias`` (a2video, in the decoder) or ``bilinear`` (the peers'
+    ``interpolate`` without antialiasing, after decoding at the file's size)."""
+    return PIXEL_RULES[protocol][2]
+
+
+def crop_style(protocol: str) -> str:
+    """Where the protocol puts its test crops (:func:`a2video.data.transforms.crop_offsets`)."""
+    return PIXEL_RULES[protocol][0]
