@@ -51,7 +51,7 @@ from a2video.preparation.transcode import (
     PrepareSettings,
     init_worker,
     one_line,
-    output_name,
+    output_names,
     prepare_job,
 )
 
@@ -261,23 +261,23 @@ def prepare_dataset(
         summary = PrepareSummary()
         report_path = dst_root / REPORT_FILE
         # Earlier runs' failures stay in the report until this run retries them.
-        wanted = set(paths)
+        names = output_names(paths)
         earlier = {
             row["path"]: row
             for row in _read_report(report_path)
-            if row["path"] in wanted and not (dst_root / output_name(row["path"])).exists()
+            if names.get(row["path"]) and not (dst_root / names[row["path"]]).exists()
         }
         results: dict[str, PrepareResult] = {}
-        owner: dict[str, str] = {}
+        owner = {target: relative for relative, target in names.items() if target}
         todo = []
         for relative in paths:
-            target = output_name(relative)
-            if owner.setdefault(target, relative) != relative:
-                results[relative] = PrepareResult(relative, "failed", f"same output {target} as {owner[target]}")
+            target = names[relative]
+            if target is None:
+                results[relative] = PrepareResult(relative, "collision", "its prepared name is another input's name")
             elif (dst_root / target).exists():
                 summary.already_done += 1
             else:
-                todo.append((str(src_root), str(dst_root), relative, settings, min_frames))
+                todo.append((str(src_root), str(dst_root), relative, settings, min_frames, target))
         complete = False
         try:
             _process(todo, workers, progress, results, summary)
@@ -318,11 +318,15 @@ def _write_prepared_lists(
             return None
         classes, list_samples = tree
 
-    def resolve(listed: str) -> str | None:
-        target = output_name(listed)
-        return target if owner.get(target) == listed and (dst_root / target).exists() else None
+    target_of = {relative: target for target, relative in owner.items()}
 
-    return write_found_lists(dst_root, classes, list_samples, resolve)
+    def resolve(listed: str) -> str | None:
+        target = target_of.get(listed)
+        return target if target is not None and (dst_root / target).exists() else None
+
+    report = write_found_lists(dst_root, classes, list_samples, resolve)
+    report.missing_note = f"left out by prepare, each with its reason in {dst_root / REPORT_FILE}"
+    return report
 
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")

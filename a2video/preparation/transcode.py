@@ -11,19 +11,21 @@ import contextlib
 import itertools
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import av
+import numpy as np
 
+from a2video.data.decoding import VideoDecodeError, probe_video
 from a2video.data.encoding import add_h264_stream
 from a2video.files import temporary_path
 
 
-Status = Literal["prepared", "unreadable", "too_short", "failed", "write_error"]
+Status = Literal["prepared", "unreadable", "too_short", "failed", "collision", "write_error"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,29 @@ def output_name(relative: str) -> str:
     return PurePosixPath(relative).with_suffix(".mp4").as_posix()
 
 
+def output_names(relatives: Iterable[str]) -> dict[str, str | None]:
+    """The prepared path of each input, never two inputs on one name.
+
+    ``a/b.avi`` becomes ``a/b.mp4``; when several inputs share that name (``vfr.mp4`` and
+    ``vfr.mkv``), the ones that are not ``.mp4`` keep their suffix (``vfr.mkv.mp4``). An input
+    whose name is still taken (``vfr.mkv.mp4`` itself among the inputs) maps to None.
+    """
+    relatives = sorted(set(relatives))
+    plain: dict[str, list[str]] = {}
+    for relative in relatives:
+        plain.setdefault(output_name(relative), []).append(relative)
+    names: dict[str, str | None] = {}
+    for target, group in plain.items():
+        for relative in group:
+            keep = len(group) == 1 or PurePosixPath(relative).suffix.lower() == ".mp4"
+            names[relative] = target if keep else f"{relative}.mp4"
+    taken: dict[str, str] = {}
+    for relative in relatives:
+        if taken.setdefault(names[relative], relative) != relative:
+            names[relative] = None
+    return names
+
+
 def output_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     """(height, width) with the short side scaled down to ``short_side``, both even (yuv420p)."""
     scale = min(1.0, short_side / min(height, width))
@@ -100,6 +125,10 @@ def transcode(source: Path, target: Path, settings: PrepareSettings) -> int:
         Exception: Whatever writing ``target`` raised (an ``OSError`` for a full disk).
     """
     try:
+        regular = probe_video(source).irregular_times is None
+    except VideoDecodeError as error:
+        raise _InputError(error.reason) from error
+    try:
         source_container = av.open(str(source))
     except Exception as error:
         raise _InputError(f"cannot open: {one_line(error)}") from error
@@ -114,16 +143,37 @@ def transcode(source: Path, target: Path, settings: PrepareSettings) -> int:
         first = next(frames, None)
         if first is None:
             raise _InputError("no frame could be decoded")
-        height, width = output_size(first.height, first.width, settings.short_side)
+        # The pictures a player shows: the display rotation is applied here and the output has
+        # none, so every decoder of the prepared file returns what the decoders of the source do.
+        turns = round((first.rotation or 0) / 90) % 4
+        shown = (first.width, first.height) if turns % 2 else (first.height, first.width)
+        height, width = output_size(*shown, settings.short_side)
+        # Each frame keeps its presentation time (variable-rate files stay variable), in the
+        # source's clock from its first frame; without usable timestamps, frame i at i / rate.
+        time_base = video.time_base or 1 / Fraction(rate)
+        origin, last_pts = first.pts, None
+        if regular:  # constant rate: frame i at i / rate exactly, the source's times within a tick
+            time_base, origin = 1 / Fraction(rate), None
         count, input_error = 0, None
         with av.open(str(target), mode="w", format="mp4") as output:
             stream = add_h264_stream(output, rate=Fraction(rate), width=width, height=height,
                                      crf=settings.crf, gop_size=settings.gop, preset=settings.preset)  # fmt: skip
+            stream.codec_context.time_base = time_base
+            stream.time_base = time_base
             try:
                 for frame in itertools.chain([first], frames):
-                    scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
-                    # Constant frame rate, frame i at i / rate: every frame kept, in display order.
-                    scaled.pts, scaled.time_base = count, 1 / Fraction(rate)
+                    if turns:
+                        stored = frame.to_ndarray(format="rgb24", width=width if turns % 2 == 0 else height,
+                                                  height=height if turns % 2 == 0 else width, interpolation="AREA")
+                        upright = np.ascontiguousarray(np.rot90(stored, k=turns))
+                        scaled = av.VideoFrame.from_ndarray(upright, format="rgb24").reformat(format="yuv420p")
+                    else:
+                        scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+                    pts = None if origin is None or frame.pts is None else frame.pts - origin
+                    if pts is None or (last_pts is not None and pts <= last_pts):
+                        pts = round(count / Fraction(rate) / time_base)
+                        pts = pts if last_pts is None or pts > last_pts else last_pts + 1
+                    scaled.pts, scaled.time_base, last_pts = pts, time_base, pts
                     output.mux(stream.encode(scaled))
                     count += 1
             except _InputError as error:
@@ -188,10 +238,11 @@ def _errno_of(error: BaseException) -> int | None:
     return None
 
 
-def prepare_job(job: tuple[str, str, str, PrepareSettings, int]) -> PrepareResult:
-    """:func:`prepare_video` for (source root, destination root, relative path, settings, min frames)."""
-    src_root, dst_root, relative, settings, min_frames = job
-    return prepare_video(Path(src_root, relative), Path(dst_root, output_name(relative)), relative, settings, min_frames)
+def prepare_job(job: tuple) -> PrepareResult:
+    """:func:`prepare_video` for (source root, destination root, relative path, settings, min frames[, output name])."""
+    src_root, dst_root, relative, settings, min_frames, *target = job
+    target = target[0] if target else output_name(relative)
+    return prepare_video(Path(src_root, relative), Path(dst_root, target), relative, settings, min_frames)
 
 
 def init_worker() -> None:
