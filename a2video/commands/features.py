@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from a2video.files import atomic_write
+from a2video.files import atomic_write, check_writable
 from a2video.inference.inputs import collect_videos
 from a2video.inference.runner import (
     Scorer,
@@ -32,6 +32,7 @@ def configure_features(parser: argparse.ArgumentParser) -> None:
 
 def run_features(args: argparse.Namespace) -> None:
     videos = collect_videos(args.inputs, args.video_root)
+    check_writable(args.out)  # found now, not after every video
     device = pick_device(args.device)
     trained = load_trained(args.checkpoint, model=args.model, classes_file=args.classes, device=device)
     spec = view_spec(trained, args)

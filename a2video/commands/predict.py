@@ -17,7 +17,7 @@ from tqdm import tqdm
 from a2video.data.decoding import VideoDecodeError
 from a2video.errors import ConfigError
 from a2video.evaluation.metrics import aggregate_views
-from a2video.files import atomic_write, atomic_write_text
+from a2video.files import atomic_write, atomic_write_text, check_writable
 from a2video.inference.inputs import collect_videos
 from a2video.inference.runner import (
     Scorer,
@@ -47,6 +47,7 @@ def run_predict(args: argparse.Namespace) -> None:
     if args.stride is not None and args.window is None:
         raise ConfigError("--stride needs --window")
     videos = collect_videos(args.inputs, args.video_root)
+    check_writable(args.out, folder=True)  # found now, not after every video
     device = pick_device(args.device)
     trained = load_trained(args.checkpoint, model=args.model, classes_file=args.classes, device=device)
     spec = view_spec(trained, args)

@@ -57,8 +57,8 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
 def view_spec(trained: TrainedModel, args: argparse.Namespace) -> ViewSpec:
     """The checkpoint's clip settings with the views asked for (default: 10 clips × 3 crops)."""
     p = trained.preprocessing
-    spec = ViewSpec(p.num_frames, p.sampling_rate, args.clips or 10, args.crops or 3, p.test_short_side,
-                    p.test_crop_size)
+    spec = ViewSpec(p.num_frames, p.sampling_rate, 10 if args.clips is None else args.clips,
+                    3 if args.crops is None else args.crops, p.test_short_side, p.test_crop_size)
     if spec.num_clips < 1:
         raise ConfigError(f"--clips must be >= 1, got {spec.num_clips}")
     return spec
@@ -66,7 +66,14 @@ def view_spec(trained: TrainedModel, args: argparse.Namespace) -> ViewSpec:
 
 def pick_device(name: str | None) -> torch.device:
     if name:
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError as error:
+            raise ConfigError(f"--device {name}: {' '.join(str(error).split())}") from None
+        if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+            found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            raise ConfigError(f"--device {name}: this machine has {found} usable CUDA GPU(s); use --device cpu")
+        return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

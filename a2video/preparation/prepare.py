@@ -248,6 +248,8 @@ def prepare_dataset(
     if not src_root.is_dir():
         raise PrepareError(f"source root {src_root} does not exist or is not a folder")
     paths, list_samples = _inputs(src_root, lists)
+    if not paths:
+        raise PrepareError(f"no videos in {lists[0] if lists else src_root}: nothing to prepare")
     classes: list[str] | None = None
     if lists:
         classes_path = Path(classes_file) if classes_file else Path(lists[0]).parent / "classes.txt"
