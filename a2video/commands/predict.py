@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from a2video.data.decoding import VideoDecodeError
+from a2video.data.decoding import VideoDecodeError, probe_video, video_notes
 from a2video.errors import ConfigError
 from a2video.evaluation.metrics import aggregate_views
 from a2video.files import atomic_write, atomic_write_text, check_writable
@@ -60,6 +60,8 @@ def run_predict(args: argparse.Namespace) -> None:
                unit="video", file=sys.stderr, disable=None)
     for path, views, error in bar:
         rows.append(_video_row(path, None if views is None else scorer.logits(views), error, trained.class_names, k))
+        if views is not None:  # what check and prepare say of a damaged or multi-stream file, in their words
+            rows[-1]["note"] = "; ".join(video_notes(probe_video(path)).values())
     windows = []
     if args.window is not None:
         for path in tqdm(videos, unit="video", desc="windows", file=sys.stderr, disable=None):
@@ -123,8 +125,9 @@ def _top_cells(row: dict[str, Any], k: int) -> list[Any]:
 
 
 def _write_predictions(out: Path, rows: list[dict[str, Any]], k: int) -> None:
-    lines = [[row["path"], row["status"], *_top_cells(row, k)] for row in rows]
-    atomic_write(out / "predictions.csv", lambda f: f.write(_csv_bytes(["path", "status", *_top_columns(k)], lines)))
+    lines = [[row["path"], row["status"], *_top_cells(row, k), row.get("note", "")] for row in rows]
+    header = ["path", "status", *_top_columns(k), "note"]
+    atomic_write(out / "predictions.csv", lambda f: f.write(_csv_bytes(header, lines)))
     atomic_write_text(out / "predictions.json", json.dumps(rows, indent=1) + "\n")
 
 

@@ -267,7 +267,7 @@ def prepare_dataset(
         earlier = {
             row["path"]: row
             for row in _read_report(report_path)
-            if names.get(row["path"]) and not (dst_root / names[row["path"]]).exists()
+            if names.get(row["path"]) and (row["status"] == "prepared") == (dst_root / names[row["path"]]).exists()
         }
         results: dict[str, PrepareResult] = {}
         owner = {target: relative for relative, target in names.items() if target}
@@ -286,9 +286,12 @@ def prepare_dataset(
             complete = True
         finally:
             rows = {path: row for path, row in earlier.items() if path not in results}
-            rows.update({path: asdict(result) for path, result in results.items() if result.status != "prepared"})
+            # Prepared files with a note (truncated, several streams) are listed too, with what was used.
+            rows.update({path: asdict(result) for path, result in results.items()
+                         if result.status != "prepared" or result.reason})  # fmt: skip
             for row in rows.values():
-                summary.left_out[row["status"]] = summary.left_out.get(row["status"], 0) + 1
+                if row["status"] != "prepared":
+                    summary.left_out[row["status"]] = summary.left_out.get(row["status"], 0) + 1
             summary.seconds = time.perf_counter() - started
             try:
                 _write_report(report_path, rows.values())

@@ -20,7 +20,7 @@ from typing import Literal
 import av
 import numpy as np
 
-from a2video.data.decoding import VideoDecodeError, probe_video
+from a2video.data.decoding import VideoDecodeError, _packets, probe_video, video_notes
 from a2video.data.encoding import add_h264_stream
 from a2video.files import temporary_path
 
@@ -99,35 +99,39 @@ def one_line(error: BaseException) -> str:
     return " ".join(f"{type(error).__name__}: {error}".split())
 
 
-def _decoded_frames(container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
-    """The frames of the first video stream in presentation order; read errors become ``_InputError``."""
-    stream = container.streams.video[0]
+def _decoded_frames(container: av.container.InputContainer, stream) -> Iterator[av.VideoFrame]:
+    """The frames of ``stream`` in presentation order; read errors become ``_InputError``."""
     stream.thread_count = 1  # one process per core already
-    frames = container.decode(stream)
-    while True:
+    stream.thread_type = "SLICE"
+    # The frames the probe counts (a2video.data.decoding): an incomplete last packet (truncated
+    # file) is not decoded, and a container error ends the frames, as in every other command.
+    complete = (packet for packet in _packets(container, stream) if not packet.is_corrupt)
+    for packet in itertools.chain(complete, [None]):
         try:
-            frame = next(frames)
-        except StopIteration:
-            return
+            frames = stream.decode(packet)
         except Exception as error:  # PyAV raises many types for damaged input
             raise _InputError(f"decoding failed: {one_line(error)}") from error
-        yield frame
+        yield from frames
 
 
-def transcode(source: Path, target: Path, settings: PrepareSettings) -> int:
+def transcode(source: Path, target: Path, settings: PrepareSettings, notes: list[str] | None = None) -> int:
     """Re-encodes the first video stream of ``source`` into the mp4 ``target``.
 
     Returns:
-        The number of frames decoded from the source, all of which were encoded.
+        The number of frames decoded from the source, all of which were encoded. ``notes`` (if
+        given) receives what :func:`a2video.data.decoding.video_notes` says of the source.
 
     Raises:
         _InputError: If the source cannot be opened or decoded, or has no frame or frame rate.
         Exception: Whatever writing ``target`` raised (an ``OSError`` for a full disk).
     """
     try:
-        regular = probe_video(source).irregular_times is None
+        info = probe_video(source)
     except VideoDecodeError as error:
         raise _InputError(error.reason) from error
+    regular = info.irregular_times is None
+    if notes is not None:
+        notes += video_notes(info).values()
     try:
         source_container = av.open(str(source))
     except Exception as error:
@@ -135,11 +139,11 @@ def transcode(source: Path, target: Path, settings: PrepareSettings) -> int:
     with source_container:
         if not source_container.streams.video:
             raise _InputError("no video stream")
-        video = source_container.streams.video[0]
+        video = source_container.streams[info.stream_index]  # the stream the decoders use
         rate = video.average_rate or video.guessed_rate or video.base_rate
         if not rate:
             raise _InputError("no frame rate in the header")
-        frames = _decoded_frames(source_container)
+        frames = _decoded_frames(source_container, video)
         first = next(frames, None)
         if first is None:
             raise _InputError("no frame could be decoded")
@@ -208,7 +212,8 @@ def prepare_video(source: Path, final: Path, relative: str, settings: PrepareSet
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            frames = transcode(source, tmp, settings)
+            notes: list[str] = []
+            frames = transcode(source, tmp, settings, notes)
         except _InputError as error:
             return PrepareResult(relative, "unreadable", str(error))
         if frames < min_frames:
@@ -222,7 +227,7 @@ def prepare_video(source: Path, final: Path, relative: str, settings: PrepareSet
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, final)
-        return PrepareResult(relative, "prepared", "", frames)
+        return PrepareResult(relative, "prepared", "; ".join(notes), frames)
     except Exception as error:  # writing failed: a full disk, a vanished folder, ...
         return PrepareResult(relative, "write_error", f"writing {final}: {one_line(error)}", errno=_errno_of(error))
     finally:

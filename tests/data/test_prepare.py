@@ -192,12 +192,12 @@ def test_full_disk_stops_the_run_and_the_next_run_continues(raw_tree, tmp_path, 
     real_transcode = transcode_module.transcode
     calls = []
 
-    def disk_fills_on_second_video(source, target, settings):
+    def disk_fills_on_second_video(source, target, settings, *rest):
         calls.append(target)
         if len(calls) == 2:
             target.write_bytes(b"\x00" * 1000)  # part of a video, then the disk is full
             raise OSError(errno.ENOSPC, "No space left on device", str(target))
-        return real_transcode(source, target, settings)
+        return real_transcode(source, target, settings, *rest)
 
     monkeypatch.setattr(transcode_module, "transcode", disk_fills_on_second_video)
     argv = [str(raw_tree), str(dst), "--short-side", "48", "--workers", "1"]
