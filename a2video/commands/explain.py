@@ -16,6 +16,7 @@ from a2video.evaluation.attention_render import prediction_title, render
 from a2video.evaluation.explain import JSON_FILE, MP4_FILE, read_clip
 from a2video.files import atomic_write
 from a2video.models.trained import load_trained
+from a2video.threads import add_threads_argument
 
 
 # ------------------------------------------------------------------------------------- command
@@ -36,6 +37,7 @@ def configure_explain(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, help="crop side (default: the checkpoint's test crop)")
     parser.add_argument("--classes", help="classes.txt for the names (default: the names saved in the checkpoint)")
     parser.add_argument("--model", help="model name, for weights that do not name their network")
+    add_threads_argument(parser)
 
 
 def run_explain(args: argparse.Namespace) -> None:

@@ -21,6 +21,7 @@ from a2video.inference.runner import (
     view_spec,
 )
 from a2video.models.trained import load_trained
+from a2video.threads import threads_note
 
 
 def configure_features(parser: argparse.ArgumentParser) -> None:
@@ -56,4 +57,4 @@ def run_features(args: argparse.Namespace) -> None:
              errors=np.array(errors, dtype=str), views_per_video=np.array(spec.num_views))
     path = atomic_write(Path(args.out), lambda f: f.write(buffer.getvalue()))
     print(f"{len(videos)} videos ({int((~ok).sum())} failed), {width}-d features, {spec.num_clips}x{spec.num_crops} "
-          f"views each: {elapsed:.1f} s, {ok.sum() / elapsed if elapsed else 0:.3g} videos/s → {path}")
+          f"views each: {elapsed:.1f} s, {ok.sum() / elapsed if elapsed else 0:.3g} videos/s, {threads_note(args)} → {path}")

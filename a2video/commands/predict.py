@@ -28,6 +28,7 @@ from a2video.inference.runner import (
     window_views,
 )
 from a2video.models.trained import load_trained
+from a2video.threads import threads_note
 
 
 def configure_predict(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +78,7 @@ def run_predict(args: argparse.Namespace) -> None:
     print(f"{len(rows)} videos ({len(rows) - done} failed), {spec.num_clips}x{spec.num_crops} views of "
           f"{spec.num_frames}x{spec.sampling_rate} frames at {spec.crop_size}px, {trained.model_name} on {device}: "
           f"{elapsed:.1f} s, {done / elapsed if elapsed else 0:.3g} videos/s, "
-          f"{1000 * scorer.seconds_per_view():.0f} ms per view in the network")
+          f"{1000 * scorer.seconds_per_view():.0f} ms per view in the network, {threads_note(args)}")
     written = ["predictions.csv", "predictions.json"] + (["windows.csv", "timelines/"] if args.window else [])
     print(f"results in {out}: {', '.join(written)}")
 

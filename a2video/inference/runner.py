@@ -21,6 +21,7 @@ from a2video.data.sampling import uniform_clip_indices
 from a2video.data.transforms import EvalClipTransform, short_side_size
 from a2video.errors import ConfigError
 from a2video.models.trained import TrainedModel
+from a2video.threads import add_threads_argument
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class ViewSpec:
 
 
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by predict and features: the model, its classes, the views and the decoder."""
+    """Options shared by predict and features: the model, its classes, the views, the decoder, the threads."""
     parser.add_argument("--checkpoint", "-c", required=True,
                         help="a2video checkpoint, known name (pytorchvideo:i3d_r50_k400) or another toolkit's file")
     parser.add_argument("--model", default=None, help="a2video model to build (default: the checkpoint's)")
@@ -52,6 +53,7 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="decoding processes (0: decode in this one)")
     parser.add_argument("--view-chunk", type=int, default=8, help="views per forward pass (bounds memory)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: a GPU when there is one)")
+    add_threads_argument(parser)
 
 
 def view_spec(trained: TrainedModel, args: argparse.Namespace) -> ViewSpec:
