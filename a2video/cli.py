@@ -97,7 +97,16 @@ def run(args: list[str]) -> None:
     if command not in COMMANDS:
         raise ConfigError(f"unknown command {command!r}; choose from {', '.join([*LIGHTNING_COMMANDS, *COMMANDS])}")
     parser, run_command = build_parser(command)
-    run_command(parser.parse_args(rest))
+    namespace = parser.parse_args(rest)
+    if not hasattr(namespace, "threads"):  # the command runs no network
+        run_command(namespace)
+        return
+    from a2video.threads import compute_threads
+
+    # The one place the argparse commands' compute threads are set (fit/validate/test: CpuThreads).
+    with compute_threads(namespace.threads, workers=getattr(namespace, "workers", 0) or 0) as choice:
+        namespace.thread_choice = choice
+        run_command(namespace)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

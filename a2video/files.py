@@ -71,3 +71,28 @@ def is_temporary(name: str) -> bool:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """:func:`atomic_write` of a UTF-8 text."""
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def check_writable(path: str | os.PathLike, *, folder: bool = False, option: str = "--out") -> None:
+    """Before a long job: fail now where its final write would fail (no folder, no permission).
+
+    ``folder=True``: ``path`` is an output folder, created here if needed. Otherwise ``path`` is a
+    file whose folder must exist (or be creatable) and accept a new file.
+
+    Raises:
+        A2VideoError: one line naming the option, the path and the reason.
+    """
+    from a2video.errors import A2VideoError
+
+    path = Path(path)
+    where = path if folder else path.parent
+    if path.is_dir() and not folder:
+        raise A2VideoError(f"{option} {path} is a folder; give a file name")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        probe = temporary_path(where / ".write-check")
+        with open(probe, "xb"):
+            pass
+        probe.unlink()
+    except OSError as error:
+        raise A2VideoError(f"cannot write {option} {path}: {error.strerror or error} ({error.filename or where})") from None

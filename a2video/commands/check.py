@@ -17,7 +17,7 @@ from a2video.data.decoding import (
 )
 from a2video.data.lists import read_list
 from a2video.data.sampling import clip_span
-from a2video.files import atomic_write
+from a2video.files import atomic_write, check_writable
 from a2video.preparation.check import CheckError, VideoCheck, check_videos, summary
 from a2video.preparation.scan import find_videos
 
@@ -76,6 +76,9 @@ def run_check(args: argparse.Namespace) -> None:
     if min(args.num_frames, args.sampling_rate, args.workers) < 1 or (args.target_fps is not None and args.target_fps <= 0):
         raise CheckError("--num-frames, --sampling-rate and --workers must be >= 1, --target-fps > 0")
     paths, root = _paths(args)
+    if not paths:
+        raise CheckError(f"no videos in {args.list_or_root}")
+    check_writable(args.out)  # found now, not after every video
     start = time.perf_counter()
     rows = check_videos(paths, span=clip_span(args.num_frames, args.sampling_rate), target_fps=args.target_fps,
                         workers=args.workers, backend=args.backend)  # fmt: skip

@@ -17,6 +17,7 @@ from a2video.evaluation.explain import JSON_FILE, MP4_FILE, read_clip
 from a2video.files import atomic_write
 from a2video.inference.runner import add_checkpoint_argument, add_clip_arguments, view_spec
 from a2video.models.trained import load_trained
+from a2video.threads import add_threads_argument
 
 
 # ------------------------------------------------------------------------------------- command
@@ -38,6 +39,7 @@ def configure_explain(parser: argparse.ArgumentParser) -> None:
                         "short side and crop)")
     parser.add_argument("--classes", help="classes.txt for the names (default: the names saved in the checkpoint)")
     parser.add_argument("--model", help="model name, for weights that do not name their network")
+    add_threads_argument(parser)
 
 
 def run_explain(args: argparse.Namespace) -> None:

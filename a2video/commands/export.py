@@ -18,6 +18,7 @@ from a2video.inference.export import (
     relative_difference,
 )
 from a2video.models.trained import load_trained
+from a2video.threads import add_threads_argument
 
 
 def configure_export(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,7 @@ def configure_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", default=None, help="classes.txt when the checkpoint holds no class names")
     parser.add_argument("--size", type=int, default=None, help="input side (default: the test crop)")
     parser.add_argument("--rtol", type=float, default=1e-4, help="largest accepted relative difference")
+    add_threads_argument(parser)
 
 
 def run_export(args: argparse.Namespace) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from a2video.files import atomic_write
+from a2video.files import atomic_write, check_writable
 from a2video.inference.inputs import collect_videos
 from a2video.inference.runner import (
     Scorer,
@@ -21,6 +21,7 @@ from a2video.inference.runner import (
     view_spec,
 )
 from a2video.models.trained import load_trained
+from a2video.threads import threads_note
 
 
 def configure_features(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +33,7 @@ def configure_features(parser: argparse.ArgumentParser) -> None:
 
 def run_features(args: argparse.Namespace) -> None:
     videos = collect_videos(args.inputs, args.video_root)
+    check_writable(args.out)  # found now, not after every video
     device = pick_device(args.device)
     trained = load_trained(args.checkpoint, model=args.model, classes_file=args.classes, device=device)
     spec = view_spec(trained, args)
@@ -56,4 +58,4 @@ def run_features(args: argparse.Namespace) -> None:
              errors=np.array(errors, dtype=str), views_per_video=np.array(clips * crops))
     path = atomic_write(Path(args.out), lambda f: f.write(buffer.getvalue()))
     print(f"{len(videos)} videos ({int((~ok).sum())} failed), {width}-d features, {clips}x{crops} "
-          f"views each: {elapsed:.1f} s, {ok.sum() / elapsed if elapsed else 0:.3g} videos/s → {path}")
+          f"views each: {elapsed:.1f} s, {ok.sum() / elapsed if elapsed else 0:.3g} videos/s, {threads_note(args)} → {path}")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from a2video.models.cost import measure_cost
 from a2video.models.registry import create_model, get_builder, list_models
+from a2video.threads import add_threads_argument
 
 
 def configure_flops(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +19,7 @@ def configure_flops(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-classes", type=int, default=400)
     parser.add_argument("--base-width", type=int, default=64)
     parser.add_argument("--list", action="store_true", help="print the model names and exit")
+    add_threads_argument(parser)
 
 
 def run_flops(args: argparse.Namespace) -> None:

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from a2video.data.decoding import VideoDecodeError
+from a2video.data.decoding import VideoDecodeError, probe_video, video_notes
 from a2video.errors import ConfigError
 from a2video.evaluation.metrics import aggregate_views
-from a2video.files import atomic_write, atomic_write_text
+from a2video.files import atomic_write, atomic_write_text, check_writable
 from a2video.inference.inputs import collect_videos
 from a2video.inference.runner import (
     Scorer,
@@ -28,6 +28,7 @@ from a2video.inference.runner import (
     window_views,
 )
 from a2video.models.trained import load_trained
+from a2video.threads import threads_note
 
 
 def configure_predict(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +48,7 @@ def run_predict(args: argparse.Namespace) -> None:
     if args.stride is not None and args.window is None:
         raise ConfigError("--stride needs --window")
     videos = collect_videos(args.inputs, args.video_root)
+    check_writable(args.out, folder=True)  # found now, not after every video
     device = pick_device(args.device)
     trained = load_trained(args.checkpoint, model=args.model, classes_file=args.classes, device=device)
     spec = view_spec(trained, args)
@@ -59,6 +61,8 @@ def run_predict(args: argparse.Namespace) -> None:
                unit="video", file=sys.stderr, disable=None)
     for path, views, error in bar:
         rows.append(_video_row(path, None if views is None else scorer.logits(views), error, trained.class_names, k))
+        if views is not None:  # what check and prepare say of a damaged or multi-stream file, in their words
+            rows[-1]["note"] = "; ".join(video_notes(probe_video(path)).values())
     windows = []
     if args.window is not None:
         for path in tqdm(videos, unit="video", desc="windows", file=sys.stderr, disable=None):
@@ -75,7 +79,7 @@ def run_predict(args: argparse.Namespace) -> None:
     print(f"{len(rows)} videos ({len(rows) - done} failed), {clips}x{crops} views of "
           f"{spec.num_frames}x{spec.sampling_rate} frames at {spec.eval_crop_size}px ({spec.protocol} protocol), {trained.model_name} on {device}: "
           f"{elapsed:.1f} s, {done / elapsed if elapsed else 0:.3g} videos/s, "
-          f"{1000 * scorer.seconds_per_view():.0f} ms per view in the network")
+          f"{1000 * scorer.seconds_per_view():.0f} ms per view in the network, {threads_note(args)}")
     written = ["predictions.csv", "predictions.json"] + (["windows.csv", "timelines/"] if args.window else [])
     print(f"results in {out}: {', '.join(written)}")
 
@@ -123,8 +127,9 @@ def _top_cells(row: dict[str, Any], k: int) -> list[Any]:
 
 
 def _write_predictions(out: Path, rows: list[dict[str, Any]], k: int) -> None:
-    lines = [[row["path"], row["status"], *_top_cells(row, k)] for row in rows]
-    atomic_write(out / "predictions.csv", lambda f: f.write(_csv_bytes(["path", "status", *_top_columns(k)], lines)))
+    lines = [[row["path"], row["status"], *_top_cells(row, k), row.get("note", "")] for row in rows]
+    header = ["path", "status", *_top_columns(k), "note"]
+    atomic_write(out / "predictions.csv", lambda f: f.write(_csv_bytes(header, lines)))
     atomic_write_text(out / "predictions.json", json.dumps(rows, indent=1) + "\n")
 
 

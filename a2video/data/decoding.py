@@ -38,6 +38,9 @@ import torch.nn.functional as F
 from a2video.errors import ConfigError
 
 log = logging.getLogger(__name__)
+# decord's own FFmpeg prints its log lines ("[mov,mp4,...] partial file") straight to stderr; what
+# a video's reading found is reported by the commands, once, in their own words.
+decord.logging.set_level(decord.logging.QUIET)
 
 Backend = Literal["decord", "pyav", "torchcodec"]
 BACKENDS: tuple[str, ...] = ("decord", "pyav", "torchcodec")
@@ -116,6 +119,21 @@ class VideoInfo:
         if intervals.size < 2:
             return False
         return float(intervals.max() - intervals.min()) > max(0.002, 0.1 * float(np.median(intervals)))
+
+
+def video_notes(info: VideoInfo) -> dict[str, str]:
+    """What every command says about a readable but damaged or unusual file: flag -> one phrase.
+
+    The one wording of ``check``'s flags, ``predict``/``features``' notes and ``prepare``'s report.
+    """
+    notes = {}
+    if info.truncated:
+        notes["truncated"] = (f"truncated: {info.num_frames} frames readable, the file ends before its header says "
+                              "(clips are sampled within them)")
+    if info.num_video_streams > 1:
+        notes["several_streams"] = (f"{info.num_video_streams} video streams: stream #{info.stream_index} used "
+                                    f"({info.width}x{info.height}, {info.fps:.3g} fps)")
+    return notes
 
 
 def _one_line(error: BaseException) -> str:

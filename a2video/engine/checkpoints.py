@@ -57,8 +57,28 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return
         try:
             atomic_write(path, lambda f: torch.save(checkpoint, f))
-        except OSError as error:
-            raise CheckpointWriteError(write_failure_message(Path(path), error)) from None
+        except (OSError, RuntimeError) as error:
+            cause = _write_os_error(error)
+            if cause is None:
+                raise
+            raise CheckpointWriteError(write_failure_message(Path(path), cause)) from None
+
+
+def _write_os_error(error: BaseException) -> OSError | None:
+    """The ``OSError`` behind a failed save, or None when the failure was not the file's.
+
+    On a real full disk torch's zip writer does not let the ``OSError`` of the short write
+    through: it raises ``RuntimeError: [enforce fail at inline_container.cc] unexpected pos``
+    from its end-of-file record, with the ``OSError`` only in the exception's context.
+    """
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(error, RuntimeError) and "inline_container" in str(error):
+        return OSError(errno.EIO, f"the checkpoint writer stopped ({' '.join(str(error).split())[:120]})")
+    return None
 
 
 def write_failure_message(path: Path, error: OSError) -> str:

@@ -22,11 +22,12 @@ import sys
 import warnings
 from argparse import ArgumentError
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytorch_lightning as pl
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from jsonargparse.typing import PositiveInt
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.plugins import CheckpointIO
@@ -48,6 +49,7 @@ from a2video.engine.runtime import CpuThreads, log_file_progress_bar, quiet_ligh
 from a2video.errors import A2VideoError, ConfigError
 from a2video.files import atomic_write_text
 from a2video.models import hub
+from a2video.threads import check_threads
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
 # Values of --ckpt_path that Lightning resolves itself rather than reading a file.
@@ -72,6 +74,9 @@ class RunConfig(SaveConfigCallback):
 def config_error_message(message: str, subcommand: str | None, known_keys: list[str]) -> str:
     """jsonargparse's (often multi-line) parse error as one line, with a close key suggested."""
     text = " ".join(str(message).split())
+    match = re.search(r'Parser key "threads":.*Given value: (.*?);?$', text)
+    if match:  # jsonargparse lists the Union's subtypes: say what --threads takes instead
+        return f"--threads must be a whole number >= 1 (compute threads), got {match.group(1)!r}"
     unknown = None
     match = re.search(r"does not accept option '([^']+)'", text)
     if match:  # a key in a config file
@@ -108,6 +113,9 @@ class A2VideoCLI(LightningCLI):
         })
         parser.add_argument("--resume", choices=["auto", "never"], default="auto",
                             help="fit: continue from the run folder's newest checkpoint (auto) or start over")
+        parser.add_argument("--threads", type=Optional[PositiveInt], default=None,
+                            help="compute threads (default on a CPU: the free cores less the loader workers; "
+                                 "at most the usable cores)")
         parser.add_lightning_class_args(PreciseBN, "precise_bn")
         # The fully convolutional test window is the training clip: derived, never set twice.
         parser.link_arguments(("data.num_frames", "data.crop_size"), "model.train_clip", compute_fn=_train_clip,
@@ -124,6 +132,12 @@ class A2VideoCLI(LightningCLI):
                 sub = parser._subcommands_action._name_parser_map.get(subcommand)
                 known = list(sub.get_defaults().keys()) if sub is not None else []
             raise ConfigError(config_error_message(str(error), subcommand, known)) from None
+
+    def before_instantiate_classes(self) -> None:
+        """``--threads 0`` is refused in one line before anything is built."""
+        subcommand = self.config.get("subcommand")
+        config = self.config.get(subcommand, self.config) if subcommand else self.config
+        check_threads(config.get("threads"))
 
     def instantiate_classes(self) -> None:
         """Values the parser accepts but the classes reject (no list at all, a GPU trainer on a
@@ -154,7 +168,7 @@ class A2VideoCLI(LightningCLI):
         checkpoint = self._get(self.config_init, "checkpoint")
         if checkpoint is not None and checkpoint.dirpath is None:
             checkpoint.dirpath = str(root / CHECKPOINT_DIR)
-        extra = [InterruptCheckpoint(), RngStates(), CpuThreads()]
+        extra = [InterruptCheckpoint(), RngStates(), CpuThreads(self._get(self.config_init, "threads"))]
         if kwargs.get("logger", config.get("logger")):
             extra.append(LearningRateMonitor(logging_interval="step"))
         callbacks = list(config.get("callbacks") or [])

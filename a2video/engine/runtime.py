@@ -3,43 +3,58 @@
 from __future__ import annotations
 
 import logging
-import os
+import sys
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ProgressBar, TQDMProgressBar
 
-from a2video.cores import usable_cores
+from a2video.threads import check_threads, choose_threads, set_interop_threads
 
 log = logging.getLogger(__name__)
 
 
 def cpu_threads(num_workers: int, processes: int = 1) -> int | None:
-    """Compute threads per training process on a CPU: the cores left after the loader workers.
+    """Compute threads per training process on an idle CPU: the cores left after the loader workers.
 
     OpenMP threads that share cores with worker processes (or with other training processes)
     wait for each other at every parallel region; on a 2-core machine two threads beside two busy
     workers made a training step 17 times slower than one thread. Cores are counted within the
     cgroup's CPU quota (:mod:`a2video.cores`). None when the user has chosen
-    (``OMP_NUM_THREADS`` is set).
+    (``OMP_NUM_THREADS`` is set). A run also leaves out the cores other processes keep busy when
+    it starts (:func:`a2video.threads.choose_threads`); this is the count of an idle machine.
     """
-    if os.environ.get("OMP_NUM_THREADS"):
-        return None
-    return max(1, usable_cores() // max(1, processes) - num_workers)
+    return choose_threads(workers=num_workers, processes=processes, busy=0.0).threads
 
 
 class CpuThreads(Callback):
-    """On a CPU run, give torch the cores the loader workers and the other processes leave."""
+    """Give torch the cores the loader workers, the other ranks and other processes leave (on a CPU
+    run), or ``--threads`` (on any run); torch's count is restored at teardown."""
+
+    def __init__(self, requested: int | None = None) -> None:
+        check_threads(requested)
+        self.requested = requested
+        self._previous: int | None = None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if trainer.strategy.root_device.type != "cpu":
+        if self.requested is None and trainer.strategy.root_device.type != "cpu":
             return
         workers = getattr(getattr(trainer, "datamodule", None), "num_workers", 0) or 0
-        threads = cpu_threads(workers, processes=trainer.num_devices)
-        if threads is not None:
-            torch.set_num_threads(threads)
-            log.info("CPU run: %d compute threads beside %d loader workers", threads, workers)
+        choice = choose_threads(self.requested, workers=workers, processes=trainer.num_devices)
+        if choice.threads is None:
+            return
+        self._previous = torch.get_num_threads()
+        torch.set_num_threads(choice.threads)
+        set_interop_threads(choice.threads)
+        log.info("%s beside %d loader workers", choice.describe(), workers)
+        if (choice.busy or choice.requested != choice.threads and choice.requested is not None) and trainer.is_global_zero:
+            print(f"a2video: {choice.describe()}; --threads N chooses", file=sys.stderr)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self._previous is not None:
+            torch.set_num_threads(self._previous)
+            self._previous = None
 
 
 def log_file_progress_bar(enabled: bool | None, callbacks: list, stream: Any) -> TQDMProgressBar | None:

@@ -80,7 +80,14 @@ def average_splits(
     if len(names) != len(metric_files):
         raise ConfigError(f"{len(names)} names for {len(metric_files)} metrics files")
     splits = []
+    seen: dict[bytes, str] = {}
     for name, path in zip(names, metric_files):
+        content = Path(path).read_bytes() if Path(path).is_file() else None
+        if content is not None and content in seen:  # one run given twice (the same file, or a copy)
+            same = "the same file" if os.path.realpath(path) == os.path.realpath(seen[content]) else "identical files"
+            raise ConfigError(f"{seen[content]} and {path} are one run ({same}), not two splits")
+        if content is not None:
+            seen[content] = str(path)
         data = load_metrics(path)
         splits.append({"name": name, "file": str(path), **{k: data[k] for k in ACCURACY_KEYS + COUNT_KEYS}})
     return {

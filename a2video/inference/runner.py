@@ -21,6 +21,7 @@ from a2video.data.sampling import uniform_clip_indices
 from a2video.errors import ConfigError
 from a2video.models.forward import forward_in_chunks
 from a2video.models.trained import TrainedModel
+from a2video.threads import add_threads_argument
 
 
 # Clip settings a command may change on top of the checkpoint's (the data section's names, with dashes).
@@ -50,7 +51,7 @@ def add_clip_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] =
 
 
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by predict and features: the model, its classes, the views and the decoder."""
+    """Options shared by predict and features: the model, its classes, the views, the decoder, the threads."""
     add_checkpoint_argument(parser)
     parser.add_argument("--model", default=None, help="a2video model to build (default: the checkpoint's)")
     parser.add_argument("--classes", default=None, help="classes.txt when the checkpoint holds no class names")
@@ -60,6 +61,7 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="decoding processes (0: decode in this one)")
     parser.add_argument("--view-chunk", type=int, default=8, help="views per forward pass (bounds memory)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: a GPU when there is one)")
+    add_threads_argument(parser)
 
 
 def view_spec(trained: TrainedModel, args: argparse.Namespace) -> ClipSpec:
@@ -74,7 +76,14 @@ def view_spec(trained: TrainedModel, args: argparse.Namespace) -> ClipSpec:
 
 def pick_device(name: str | None) -> torch.device:
     if name:
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError as error:
+            raise ConfigError(f"--device {name}: {' '.join(str(error).split())}") from None
+        if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+            found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            raise ConfigError(f"--device {name}: this machine has {found} usable CUDA GPU(s); use --device cpu")
+        return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

@@ -86,7 +86,8 @@ def fetch(name: str, *, progress: bool = False) -> Path:
         reason = " ".join(str(error).split())[:120]
         raise WeightsError(
             f"cannot download {name} ({type(error).__name__}: {reason}). Download {entry.url} on a machine with "
-            f"internet and either put it at {path} or set init_from: /path/to/{entry.file_name}") from None
+            f"internet and either put it at {path} or give the path of the copy instead of the name "
+            f"(/path/to/{entry.file_name})") from None
     return path
 
 

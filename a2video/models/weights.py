@@ -76,6 +76,12 @@ def _group(names: list[str]) -> str:
 
 
 # ------------------------------------------------------------------ reading
+def _is_pickle(path: Path) -> bool:
+    """Whether the file starts like a pickle (protocol 2 or later) or a legacy torch file."""
+    with open(path, "rb") as handle:
+        return handle.read(1) == b"\x80"
+
+
 def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, Any]:
     """Load a file written by ``torch.save`` without executing pickled code.
 
@@ -84,12 +90,19 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> dict[s
             than a dict (``what`` names it in the message).
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise WeightsError(f"{what} {path} is a folder, not a file")
     if not path.is_file():
         raise WeightsError(f"{what} not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except Exception as error:  # torch raises many types for truncated, foreign or corrupt files
-        obj = None if _is_zip(path) else foreign.read_caffe2_pickle(path)  # PySlowFast's zoo: a plain pickle
+        try:
+            obj = None if _is_zip(path) else foreign.read_caffe2_pickle(path)  # PySlowFast's zoo: a plain pickle
+        except Exception:  # a damaged pickle: torch's error is the one to report
+            obj = None
+        if obj is None and not _is_zip(path) and not _is_pickle(path):
+            raise WeightsError(f"{path} is not a {what}: not a file written by torch.save (nor a pickle)") from None
         if obj is None:
             text = " ".join(str(error).split())[:300]
             raise WeightsError(f"cannot read {what} {path}: {type(error).__name__}: {text}") from None

@@ -33,6 +33,7 @@ from a2video.data.decoding import (
     VideoDecodeError,
     probe_video,
     read_frames,
+    video_notes,
 )
 from a2video.data.sampling import resample_to_fps
 from a2video.errors import A2VideoError
@@ -94,10 +95,7 @@ def check_video(path: str, *, span: int, target_fps: float | None = None, backen
         except VideoDecodeError as error:
             return VideoCheck(path, "unreadable", error.reason, seconds=time.perf_counter() - start, **facts)
         odd["pyav_only"] = f"only PyAV decodes it ({fast_error.reason})"
-    if info.truncated:
-        odd["truncated"] = "ends before its header says (clips are sampled within the frames that exist)"
-    if info.num_video_streams > 1:
-        odd["several_streams"] = f"{info.num_video_streams} video streams (the first is used)"
+    odd.update(video_notes(info))  # truncated, several_streams: the wording every command uses
     if info.variable_frame_rate:
         odd["variable_rate"] = "variable frame rate"
     if info.rotation:

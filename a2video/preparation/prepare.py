@@ -51,7 +51,7 @@ from a2video.preparation.transcode import (
     PrepareSettings,
     init_worker,
     one_line,
-    output_name,
+    output_names,
     prepare_job,
 )
 
@@ -248,6 +248,8 @@ def prepare_dataset(
     if not src_root.is_dir():
         raise PrepareError(f"source root {src_root} does not exist or is not a folder")
     paths, list_samples = _inputs(src_root, lists)
+    if not paths:
+        raise PrepareError(f"no videos in {lists[0] if lists else src_root}: nothing to prepare")
     classes: list[str] | None = None
     if lists:
         classes_path = Path(classes_file) if classes_file else Path(lists[0]).parent / "classes.txt"
@@ -261,32 +263,35 @@ def prepare_dataset(
         summary = PrepareSummary()
         report_path = dst_root / REPORT_FILE
         # Earlier runs' failures stay in the report until this run retries them.
-        wanted = set(paths)
+        names = output_names(paths)
         earlier = {
             row["path"]: row
             for row in _read_report(report_path)
-            if row["path"] in wanted and not (dst_root / output_name(row["path"])).exists()
+            if names.get(row["path"]) and (row["status"] == "prepared") == (dst_root / names[row["path"]]).exists()
         }
         results: dict[str, PrepareResult] = {}
-        owner: dict[str, str] = {}
+        owner = {target: relative for relative, target in names.items() if target}
         todo = []
         for relative in paths:
-            target = output_name(relative)
-            if owner.setdefault(target, relative) != relative:
-                results[relative] = PrepareResult(relative, "failed", f"same output {target} as {owner[target]}")
+            target = names[relative]
+            if target is None:
+                results[relative] = PrepareResult(relative, "collision", "its prepared name is another input's name")
             elif (dst_root / target).exists():
                 summary.already_done += 1
             else:
-                todo.append((str(src_root), str(dst_root), relative, settings, min_frames))
+                todo.append((str(src_root), str(dst_root), relative, settings, min_frames, target))
         complete = False
         try:
             _process(todo, workers, progress, results, summary)
             complete = True
         finally:
             rows = {path: row for path, row in earlier.items() if path not in results}
-            rows.update({path: asdict(result) for path, result in results.items() if result.status != "prepared"})
+            # Prepared files with a note (truncated, several streams) are listed too, with what was used.
+            rows.update({path: asdict(result) for path, result in results.items()
+                         if result.status != "prepared" or result.reason})  # fmt: skip
             for row in rows.values():
-                summary.left_out[row["status"]] = summary.left_out.get(row["status"], 0) + 1
+                if row["status"] != "prepared":
+                    summary.left_out[row["status"]] = summary.left_out.get(row["status"], 0) + 1
             summary.seconds = time.perf_counter() - started
             try:
                 _write_report(report_path, rows.values())
@@ -318,11 +323,15 @@ def _write_prepared_lists(
             return None
         classes, list_samples = tree
 
-    def resolve(listed: str) -> str | None:
-        target = output_name(listed)
-        return target if owner.get(target) == listed and (dst_root / target).exists() else None
+    target_of = {relative: target for target, relative in owner.items()}
 
-    return write_found_lists(dst_root, classes, list_samples, resolve)
+    def resolve(listed: str) -> str | None:
+        target = target_of.get(listed)
+        return target if target is not None and (dst_root / target).exists() else None
+
+    report = write_found_lists(dst_root, classes, list_samples, resolve)
+    report.missing_note = f"left out by prepare, each with its reason in {dst_root / REPORT_FILE}"
+    return report
 
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")

@@ -64,6 +64,7 @@ class ListBuildReport:
     num_classes: int
     written: dict[str, int] = field(default_factory=dict)
     missing: dict[str, list[Sample]] = field(default_factory=dict)
+    missing_note: str = "missing on disk"  # why the missing ones are missing, for the summary
 
     @property
     def num_missing(self) -> int:
@@ -75,7 +76,7 @@ class ListBuildReport:
         lines = [f"{self.num_classes} classes -> {self.out_dir / 'classes.txt'}"]
         for name, count in self.written.items():
             missing = len(self.missing.get(name, []))
-            note = f" ({missing} missing on disk, listed in {self.out_dir / missing_file_name(name)})" if missing else ""
+            note = f" ({missing} {self.missing_note}, listed in {self.out_dir / missing_file_name(name)})" if missing else ""
             lines.append(f"{count:7d} videos -> {self.out_dir / name}{note}")
         return "\n".join(lines)
 

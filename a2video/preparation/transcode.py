@@ -11,19 +11,21 @@ import contextlib
 import itertools
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import av
+import numpy as np
 
+from a2video.data.decoding import VideoDecodeError, _packets, probe_video, video_notes
 from a2video.data.encoding import add_h264_stream
 from a2video.files import temporary_path
 
 
-Status = Literal["prepared", "unreadable", "too_short", "failed", "write_error"]
+Status = Literal["prepared", "unreadable", "too_short", "failed", "collision", "write_error"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,29 @@ def output_name(relative: str) -> str:
     return PurePosixPath(relative).with_suffix(".mp4").as_posix()
 
 
+def output_names(relatives: Iterable[str]) -> dict[str, str | None]:
+    """The prepared path of each input, never two inputs on one name.
+
+    ``a/b.avi`` becomes ``a/b.mp4``; when several inputs share that name (``vfr.mp4`` and
+    ``vfr.mkv``), the ones that are not ``.mp4`` keep their suffix (``vfr.mkv.mp4``). An input
+    whose name is still taken (``vfr.mkv.mp4`` itself among the inputs) maps to None.
+    """
+    relatives = sorted(set(relatives))
+    plain: dict[str, list[str]] = {}
+    for relative in relatives:
+        plain.setdefault(output_name(relative), []).append(relative)
+    names: dict[str, str | None] = {}
+    for target, group in plain.items():
+        for relative in group:
+            keep = len(group) == 1 or PurePosixPath(relative).suffix.lower() == ".mp4"
+            names[relative] = target if keep else f"{relative}.mp4"
+    taken: dict[str, str] = {}
+    for relative in relatives:
+        if taken.setdefault(names[relative], relative) != relative:
+            names[relative] = None
+    return names
+
+
 def output_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     """(height, width) with the short side scaled down to ``short_side``, both even (yuv420p)."""
     scale = min(1.0, short_side / min(height, width))
@@ -74,31 +99,39 @@ def one_line(error: BaseException) -> str:
     return " ".join(f"{type(error).__name__}: {error}".split())
 
 
-def _decoded_frames(container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
-    """The frames of the first video stream in presentation order; read errors become ``_InputError``."""
-    stream = container.streams.video[0]
+def _decoded_frames(container: av.container.InputContainer, stream) -> Iterator[av.VideoFrame]:
+    """The frames of ``stream`` in presentation order; read errors become ``_InputError``."""
     stream.thread_count = 1  # one process per core already
-    frames = container.decode(stream)
-    while True:
+    stream.thread_type = "SLICE"
+    # The frames the probe counts (a2video.data.decoding): an incomplete last packet (truncated
+    # file) is not decoded, and a container error ends the frames, as in every other command.
+    complete = (packet for packet in _packets(container, stream) if not packet.is_corrupt)
+    for packet in itertools.chain(complete, [None]):
         try:
-            frame = next(frames)
-        except StopIteration:
-            return
+            frames = stream.decode(packet)
         except Exception as error:  # PyAV raises many types for damaged input
             raise _InputError(f"decoding failed: {one_line(error)}") from error
-        yield frame
+        yield from frames
 
 
-def transcode(source: Path, target: Path, settings: PrepareSettings) -> int:
+def transcode(source: Path, target: Path, settings: PrepareSettings, notes: list[str] | None = None) -> int:
     """Re-encodes the first video stream of ``source`` into the mp4 ``target``.
 
     Returns:
-        The number of frames decoded from the source, all of which were encoded.
+        The number of frames decoded from the source, all of which were encoded. ``notes`` (if
+        given) receives what :func:`a2video.data.decoding.video_notes` says of the source.
 
     Raises:
         _InputError: If the source cannot be opened or decoded, or has no frame or frame rate.
         Exception: Whatever writing ``target`` raised (an ``OSError`` for a full disk).
     """
+    try:
+        info = probe_video(source)
+    except VideoDecodeError as error:
+        raise _InputError(error.reason) from error
+    regular = info.irregular_times is None
+    if notes is not None:
+        notes += video_notes(info).values()
     try:
         source_container = av.open(str(source))
     except Exception as error:
@@ -106,24 +139,45 @@ def transcode(source: Path, target: Path, settings: PrepareSettings) -> int:
     with source_container:
         if not source_container.streams.video:
             raise _InputError("no video stream")
-        video = source_container.streams.video[0]
+        video = source_container.streams[info.stream_index]  # the stream the decoders use
         rate = video.average_rate or video.guessed_rate or video.base_rate
         if not rate:
             raise _InputError("no frame rate in the header")
-        frames = _decoded_frames(source_container)
+        frames = _decoded_frames(source_container, video)
         first = next(frames, None)
         if first is None:
             raise _InputError("no frame could be decoded")
-        height, width = output_size(first.height, first.width, settings.short_side)
+        # The pictures a player shows: the display rotation is applied here and the output has
+        # none, so every decoder of the prepared file returns what the decoders of the source do.
+        turns = round((first.rotation or 0) / 90) % 4
+        shown = (first.width, first.height) if turns % 2 else (first.height, first.width)
+        height, width = output_size(*shown, settings.short_side)
+        # Each frame keeps its presentation time (variable-rate files stay variable), in the
+        # source's clock from its first frame; without usable timestamps, frame i at i / rate.
+        time_base = video.time_base or 1 / Fraction(rate)
+        origin, last_pts = first.pts, None
+        if regular:  # constant rate: frame i at i / rate exactly, the source's times within a tick
+            time_base, origin = 1 / Fraction(rate), None
         count, input_error = 0, None
         with av.open(str(target), mode="w", format="mp4") as output:
             stream = add_h264_stream(output, rate=Fraction(rate), width=width, height=height,
                                      crf=settings.crf, gop_size=settings.gop, preset=settings.preset)  # fmt: skip
+            stream.codec_context.time_base = time_base
+            stream.time_base = time_base
             try:
                 for frame in itertools.chain([first], frames):
-                    scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
-                    # Constant frame rate, frame i at i / rate: every frame kept, in display order.
-                    scaled.pts, scaled.time_base = count, 1 / Fraction(rate)
+                    if turns:
+                        stored = frame.to_ndarray(format="rgb24", width=width if turns % 2 == 0 else height,
+                                                  height=height if turns % 2 == 0 else width, interpolation="AREA")
+                        upright = np.ascontiguousarray(np.rot90(stored, k=turns))
+                        scaled = av.VideoFrame.from_ndarray(upright, format="rgb24").reformat(format="yuv420p")
+                    else:
+                        scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+                    pts = None if origin is None or frame.pts is None else frame.pts - origin
+                    if pts is None or (last_pts is not None and pts <= last_pts):
+                        pts = round(count / Fraction(rate) / time_base)
+                        pts = pts if last_pts is None or pts > last_pts else last_pts + 1
+                    scaled.pts, scaled.time_base, last_pts = pts, time_base, pts
                     output.mux(stream.encode(scaled))
                     count += 1
             except _InputError as error:
@@ -158,7 +212,8 @@ def prepare_video(source: Path, final: Path, relative: str, settings: PrepareSet
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            frames = transcode(source, tmp, settings)
+            notes: list[str] = []
+            frames = transcode(source, tmp, settings, notes)
         except _InputError as error:
             return PrepareResult(relative, "unreadable", str(error))
         if frames < min_frames:
@@ -172,7 +227,7 @@ def prepare_video(source: Path, final: Path, relative: str, settings: PrepareSet
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, final)
-        return PrepareResult(relative, "prepared", "", frames)
+        return PrepareResult(relative, "prepared", "; ".join(notes), frames)
     except Exception as error:  # writing failed: a full disk, a vanished folder, ...
         return PrepareResult(relative, "write_error", f"writing {final}: {one_line(error)}", errno=_errno_of(error))
     finally:
@@ -188,10 +243,11 @@ def _errno_of(error: BaseException) -> int | None:
     return None
 
 
-def prepare_job(job: tuple[str, str, str, PrepareSettings, int]) -> PrepareResult:
-    """:func:`prepare_video` for (source root, destination root, relative path, settings, min frames)."""
-    src_root, dst_root, relative, settings, min_frames = job
-    return prepare_video(Path(src_root, relative), Path(dst_root, output_name(relative)), relative, settings, min_frames)
+def prepare_job(job: tuple) -> PrepareResult:
+    """:func:`prepare_video` for (source root, destination root, relative path, settings, min frames[, output name])."""
+    src_root, dst_root, relative, settings, min_frames, *target = job
+    target = target[0] if target else output_name(relative)
+    return prepare_video(Path(src_root, relative), Path(dst_root, target), relative, settings, min_frames)
 
 
 def init_worker() -> None:

@@ -116,7 +116,7 @@ def test_prepare_lists_report_bad_and_short_inputs_and_rewrite_lists(tmp_path):
     write_video(raw / "good1.avi", coded_frames(40), fps=25)
     write_video(raw / "good2.mp4", coded_frames(40), fps=25)
     write_video(raw / "short.mp4", coded_frames(6), fps=25)
-    write_video(raw / "good1.mkv", coded_frames(20), fps=25)  # would also become good1.mp4
+    write_video(raw / "good1.mkv", coded_frames(20), fps=25)  # becomes good1.mkv.mp4 beside good1.mp4 (issue 23)
     (raw / "text.mp4").write_text("not a video\n")
     good = (raw / "good2.mp4").read_bytes()
     (raw / "truncated.mp4").write_bytes(good[: len(good) // 3])
@@ -129,22 +129,21 @@ def test_prepare_lists_report_bad_and_short_inputs_and_rewrite_lists(tmp_path):
     summary = prepare_dataset(raw, dst, PrepareSettings(short_side=32), lists=[str(lists / "train.txt"), str(lists / "val.txt")],
                               min_frames=10, progress=False)  # fmt: skip
 
-    assert summary.prepared == 2
+    assert summary.prepared == 3
     with open(dst / "prepare_report.csv", newline="") as handle:
         report = {row["path"]: row for row in csv.DictReader(handle)}
-    assert set(report) == {"text.mp4", "short.mp4", "gone.mp4", "truncated.mp4", "good1.mkv"}
-    assert report["good1.mkv"]["status"] == "failed" and "same output good1.mp4 as good1.avi" in report["good1.mkv"]["reason"]
+    assert set(report) == {"text.mp4", "short.mp4", "gone.mp4", "truncated.mp4"}
     assert report["short.mp4"]["status"] == "too_short" and report["short.mp4"]["frames"] == "6"
     assert report["text.mp4"]["status"] == "unreadable" and "cannot open" in report["text.mp4"]["reason"]
     assert report["gone.mp4"]["status"] == "unreadable"
     assert report["truncated.mp4"]["status"] in ("unreadable", "too_short")
-    assert summary.left_out in ({"unreadable": 3, "too_short": 1, "failed": 1}, {"unreadable": 2, "too_short": 2, "failed": 1})
+    assert summary.left_out in ({"unreadable": 3, "too_short": 1}, {"unreadable": 2, "too_short": 2})
     assert read_classes(dst / "classes.txt") == ["a", "b"]
-    assert read_list(dst / "train.txt") == [("good1.mp4", 0)]
-    assert read_list(dst / "val.txt") == [("good2.mp4", 1)]  # not good1.mkv as good1.mp4
-    assert read_list(dst / "missing_val.txt") == [("truncated.mp4", 0), ("good1.mkv", 1)]
+    assert read_list(dst / "train.txt") == [("good1.avi.mp4", 0)]  # good1.avi and good1.mkv keep their suffixes
+    assert read_list(dst / "val.txt") == [("good2.mp4", 1), ("good1.mkv.mp4", 1)]  # not good1.mkv as good1.mp4
+    assert read_list(dst / "missing_val.txt") == [("truncated.mp4", 0)]
     assert read_list(dst / "missing_train.txt") == [("text.mp4", 1), ("short.mp4", 0), ("gone.mp4", 1)]
-    assert sorted(p.name for p in dst.iterdir() if p.suffix == ".mp4") == ["good1.mp4", "good2.mp4"]
+    assert sorted(p.name for p in dst.iterdir() if p.suffix == ".mp4") == ["good1.avi.mp4", "good1.mkv.mp4", "good2.mp4"]
 
 
 def test_second_run_skips_finished_videos(raw_tree, tmp_path):
@@ -193,12 +192,12 @@ def test_full_disk_stops_the_run_and_the_next_run_continues(raw_tree, tmp_path, 
     real_transcode = transcode_module.transcode
     calls = []
 
-    def disk_fills_on_second_video(source, target, settings):
+    def disk_fills_on_second_video(source, target, settings, *rest):
         calls.append(target)
         if len(calls) == 2:
             target.write_bytes(b"\x00" * 1000)  # part of a video, then the disk is full
             raise OSError(errno.ENOSPC, "No space left on device", str(target))
-        return real_transcode(source, target, settings)
+        return real_transcode(source, target, settings, *rest)
 
     monkeypatch.setattr(transcode_module, "transcode", disk_fills_on_second_video)
     argv = [str(raw_tree), str(dst), "--short-side", "48", "--workers", "1"]

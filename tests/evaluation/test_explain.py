@@ -158,7 +158,7 @@ def test_explain_errors_are_one_line(tiny_run, tmp_path):
     with pytest.raises(A2VideoError, match="cannot decode .*broken.mp4"):
         explain([str(folder / "broken.mp4"), "--ckpt", str(folder / "last.ckpt"), "--out", str(folder / "o")])
     (folder / "bad.ckpt").write_bytes(b"garbage")
-    with pytest.raises(A2VideoError, match="cannot read checkpoint"):
+    with pytest.raises(A2VideoError, match="cannot read checkpoint|is not a checkpoint"):
         explain([str(video), "--ckpt", str(folder / "bad.ckpt")])
     torch.save(create_model("i3d_r26", num_classes=5, base_width=4).state_dict(), folder / "plain.pt")
     with pytest.raises(A2VideoError, match="plain.pt does not fit"):  # a plain state dict defaults to i3d_r50
