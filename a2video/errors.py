@@ -12,7 +12,18 @@ class A2VideoError(Exception):
 
     def message(self) -> str:
         """The text the command line prints: one line."""
-        return " ".join(str(self).split())
+        return one_line(self)
+
+
+def one_line(error: BaseException | str, *, limit: int | None = None, with_type: bool = False) -> str:
+    """An error (or a message) on one line: whitespace collapsed, cut at ``limit`` characters,
+    prefixed by the exception's type with ``with_type`` (just the type when the message is empty)."""
+    text = " ".join(str(error).split())
+    if limit is not None:
+        text = text[:limit]
+    if with_type and isinstance(error, BaseException):
+        return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text
 
 
 class ConfigError(A2VideoError):

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from a2video.errors import ConfigError
+from a2video.errors import ConfigError, one_line
 
 log = logging.getLogger(__name__)
 # decord's own FFmpeg prints its log lines ("[mov,mp4,...] partial file") straight to stderr; what
@@ -136,11 +136,6 @@ def video_notes(info: VideoInfo) -> dict[str, str]:
     return notes
 
 
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return f"{type(error).__name__}: {text}"
-
-
 def _video_streams(container: av.container.InputContainer) -> list:
     """Video streams in container order, cover art (attached pictures) left out."""
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
@@ -188,9 +183,9 @@ def _packets(container, stream, problems: list[str] | None = None):
         except StopIteration:
             return
         except av.error.FFmpegError as error:
-            log.debug("%s: reading stops at a container error: %s", container.name, _one_line(error))
+            log.debug("%s: reading stops at a container error: %s", container.name, one_line(error, with_type=True))
             if problems is not None:
-                problems.append(_one_line(error))
+                problems.append(one_line(error, with_type=True))
             return
         if packet.size:
             yield packet
@@ -318,7 +313,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     except VideoDecodeError as error:
         raise type(error)(path, error.reason) from error
     except Exception as error:  # PyAV raises many types for unreadable input
-        raise VideoDecodeError(path, f"cannot open: {_one_line(error)}") from error
+        raise VideoDecodeError(path, f"cannot open: {one_line(error, with_type=True)}") from error
     return info
 
 
@@ -371,7 +366,7 @@ def _torchcodec() -> tuple:
             from torchcodec.decoders import VideoDecoder
             from torchcodec.transforms import Resize
         except Exception as error:  # ImportError, or RuntimeError/OSError from its native libraries
-            _torchcodec_loaded = f"it cannot be imported ({_one_line(error)})"
+            _torchcodec_loaded = f"it cannot be imported ({one_line(error, with_type=True)})"
         else:
             # Since 0.8 torchcodec imports without FFmpeg and says so here (None); older ones fail above.
             if getattr(torchcodec, "ffmpeg_major_version", 0) is None:
@@ -575,7 +570,7 @@ def read_frames(
         except _Disagreement as error:
             reasons.append(f"{name}: {error}")
         except Exception as error:  # decord raises RuntimeError/DECORDError, torchcodec RuntimeError, PyAV many types
-            reasons.append(f"{name}: {_one_line(error)}")
+            reasons.append(f"{name}: {one_line(error, with_type=True)}")
         else:
             if reasons:
                 log.debug("%s: decoded with %s after %s", path, name, "; ".join(reasons))

@@ -28,7 +28,7 @@ import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.plugins import TorchCheckpointIO
 
-from a2video.errors import A2VideoError
+from a2video.errors import A2VideoError, one_line
 from a2video.files import atomic_write
 
 
@@ -77,7 +77,7 @@ def _write_os_error(error: BaseException) -> OSError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     if isinstance(error, RuntimeError) and "inline_container" in str(error):
-        return OSError(errno.EIO, f"the checkpoint writer stopped ({' '.join(str(error).split())[:120]})")
+        return OSError(errno.EIO, f"the checkpoint writer stopped ({one_line(error, limit=120)})")
     return None
 
 
@@ -217,7 +217,7 @@ def check_checkpoint_file(path: str | Path, option: str = "ckpt_path", *, contai
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # a pickle of foreign classes, ...
         raise A2VideoError(f"{option}: {path} cannot be read: {type(error).__name__}: "
-                           f"{' '.join(str(error).split())[:200]}") from None
+                           f"{one_line(error, limit=200)}") from None
     if not isinstance(state, dict) or not {"state_dict", "global_step"} <= set(state):
         raise A2VideoError(f"{option}: {path} is not a training checkpoint (for weights to start from, use "
                            "model.init_from)")

@@ -46,7 +46,7 @@ from a2video.engine.datamodule import VideoDataModule
 from a2video.engine.module import VideoClassifier
 from a2video.engine.precise_bn import PreciseBN
 from a2video.engine.runtime import CpuThreads, log_file_progress_bar, quiet_lightning_tips
-from a2video.errors import A2VideoError, ConfigError
+from a2video.errors import A2VideoError, ConfigError, one_line
 from a2video.files import atomic_write_text
 from a2video.models import hub
 from a2video.threads import check_threads
@@ -73,7 +73,7 @@ class RunConfig(SaveConfigCallback):
 
 def config_error_message(message: str, subcommand: str | None, known_keys: list[str]) -> str:
     """jsonargparse's (often multi-line) parse error as one line, with a close key suggested."""
-    text = " ".join(str(message).split())
+    text = one_line(message)
     match = re.search(r'Parser key "threads":.*Given value: (.*?);?$', text)
     if match:  # jsonargparse lists the Union's subtypes: say what --threads takes instead
         return f"--threads must be a whole number >= 1 (compute threads), got {match.group(1)!r}"
@@ -147,7 +147,7 @@ class A2VideoCLI(LightningCLI):
         except A2VideoError:
             raise  # ours already say what is wrong (a list file's path and line, ...)
         except (ValueError, MisconfigurationException) as error:
-            raise ConfigError(f"the config cannot be set up: {' '.join(str(error).split())}") from None
+            raise ConfigError(f"the config cannot be set up: {one_line(error)}") from None
 
     def _parse_ckpt_path(self) -> None:
         """Lightning would overwrite the model section with the hyperparameters stored in

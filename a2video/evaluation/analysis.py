@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from a2video.errors import A2VideoError
+from a2video.errors import A2VideoError, one_line
 from a2video.evaluation.metrics import label_ranks, softmax
 from a2video.evaluation.writers import METRICS_FILE, VIEW_LOGITS_FILE
 
@@ -172,7 +172,7 @@ def load_test_run(folder: str | os.PathLike, *, name: str | None = None,
     except FileNotFoundError:
         raise AnalysisError(f"{npz_path}: file not found (analysis needs the per-view logits)") from None
     except (OSError, ValueError) as error:
-        raise AnalysisError(f"{npz_path}: cannot read ({' '.join(str(error).split())})") from None
+        raise AnalysisError(f"{npz_path}: cannot read ({one_line(error)})") from None
     labels = arrays["labels"].astype(np.int64)
     ok = arrays["ok"].astype(bool)
     paths = [str(p) for p in arrays["paths"]]
@@ -382,7 +382,7 @@ def _read_metrics(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise AnalysisError(f"{path}: file not found (is this an `a2video test` folder?)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AnalysisError(f"{path}: cannot read ({' '.join(str(error).split())})") from None
+        raise AnalysisError(f"{path}: cannot read ({one_line(error)})") from None
     if not isinstance(data, dict) or not isinstance(data.get("views_per_video"), int):
         raise AnalysisError(f"{path}: not a metrics file of `a2video test` (no views_per_video)")
     return data

@@ -18,7 +18,7 @@ from a2video.data.clips import PLACEMENTS, PROTOCOLS, ClipSpec, ClipSpecError
 from a2video.data.datasets import EvalVideoDataset, eval_transform
 from a2video.data.decoding import BACKENDS, probe_video, read_frames
 from a2video.data.sampling import uniform_clip_indices
-from a2video.errors import ConfigError
+from a2video.errors import ConfigError, one_line
 from a2video.models.forward import forward_in_chunks
 from a2video.models.trained import TrainedModel
 from a2video.threads import add_threads_argument
@@ -79,7 +79,7 @@ def pick_device(name: str | None) -> torch.device:
         try:
             device = torch.device(name)
         except RuntimeError as error:
-            raise ConfigError(f"--device {name}: {' '.join(str(error).split())}") from None
+            raise ConfigError(f"--device {name}: {one_line(error)}") from None
         if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
             found = torch.cuda.device_count() if torch.cuda.is_available() else 0
             raise ConfigError(f"--device {name}: this machine has {found} usable CUDA GPU(s); use --device cpu")

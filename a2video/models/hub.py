@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from a2video.errors import WeightsError
+from a2video.errors import WeightsError, one_line
 from a2video.files import atomic_path
 from a2video.models.preprocessing import KINETICS_SLOWFAST, Preprocessing
 
@@ -83,7 +83,7 @@ def fetch(name: str, *, progress: bool = False) -> Path:
         with atomic_path(path) as tmp:  # a cut download never sits under the final name
             torch.hub.download_url_to_file(entry.url, str(tmp), progress=progress)
     except Exception as error:  # URLError, socket and SSL errors, HTTP errors ...
-        reason = " ".join(str(error).split())[:120]
+        reason = one_line(error, limit=120)
         raise WeightsError(
             f"cannot download {name} ({type(error).__name__}: {reason}). Download {entry.url} on a machine with "
             f"internet and either put it at {path} or give the path of the copy instead of the name "

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from a2video.errors import WeightsError
+from a2video.errors import WeightsError, one_line
 from a2video.models import foreign, hub
 from a2video.models.inflate import inflate_state_dict
 from a2video.models.preprocessing import IMAGENET, Preprocessing
@@ -104,7 +104,7 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> dict[s
         if obj is None and not _is_zip(path) and not _is_pickle(path):
             raise WeightsError(f"{path} is not a {what}: not a file written by torch.save (nor a pickle)") from None
         if obj is None:
-            text = " ".join(str(error).split())[:300]
+            text = one_line(error, limit=300)
             raise WeightsError(f"cannot read {what} {path}: {type(error).__name__}: {text}") from None
     if not isinstance(obj, dict):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a {what}")

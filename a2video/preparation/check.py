@@ -36,7 +36,7 @@ from a2video.data.decoding import (
     video_notes,
 )
 from a2video.data.sampling import resample_to_fps
-from a2video.errors import A2VideoError
+from a2video.errors import A2VideoError, one_line
 
 STATUSES = ("unreadable", "zero_frames", "too_short", "odd", "ok")
 
@@ -116,7 +116,7 @@ def _check_one(job: tuple[str, int, float | None, str]) -> VideoCheck:
     try:
         return check_video(path, span=span, target_fps=target_fps, backend=backend)
     except Exception as error:  # one strange file must not end a scan of thousands
-        return VideoCheck(path, "unreadable", f"unexpected {type(error).__name__}: {' '.join(str(error).split())}")
+        return VideoCheck(path, "unreadable", f"unexpected {type(error).__name__}: {one_line(error)}")
 
 
 def check_videos(paths: list[str], *, span: int, target_fps: float | None = None, workers: int = 1,

@@ -43,14 +43,13 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from a2video.data.lists import Sample, read_classes, read_list
-from a2video.errors import A2VideoError
+from a2video.errors import A2VideoError, one_line
 from a2video.files import atomic_write, is_temporary
 from a2video.preparation.scan import ListBuildReport, find_videos, write_found_lists
 from a2video.preparation.transcode import (
     PrepareResult,
     PrepareSettings,
     init_worker,
-    one_line,
     output_names,
     prepare_job,
 )
@@ -297,7 +296,7 @@ def prepare_dataset(
                 _write_report(report_path, rows.values())
             except OSError as error:
                 if complete:  # otherwise the error that stopped the run is the one to report
-                    raise PrepareError(f"cannot write {report_path}: {one_line(error)}") from None
+                    raise PrepareError(f"cannot write {report_path}: {one_line(error, with_type=True)}") from None
         if complete:
             summary.lists = _write_prepared_lists(dst_root, paths, list_samples, classes, owner)
         return summary

@@ -22,6 +22,7 @@ import numpy as np
 
 from a2video.data.decoding import VideoDecodeError, _packets, probe_video, video_notes
 from a2video.data.encoding import add_h264_stream
+from a2video.errors import one_line
 from a2video.files import temporary_path
 
 
@@ -94,11 +95,6 @@ def output_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     return max(2, int(round(height * scale / 2)) * 2), max(2, int(round(width * scale / 2)) * 2)
 
 
-def one_line(error: BaseException) -> str:
-    """An exception as one line: its type and message."""
-    return " ".join(f"{type(error).__name__}: {error}".split())
-
-
 def _decoded_frames(container: av.container.InputContainer, stream) -> Iterator[av.VideoFrame]:
     """The frames of ``stream`` in presentation order; read errors become ``_InputError``."""
     stream.thread_count = 1  # one process per core already
@@ -110,7 +106,7 @@ def _decoded_frames(container: av.container.InputContainer, stream) -> Iterator[
         try:
             frames = stream.decode(packet)
         except Exception as error:  # PyAV raises many types for damaged input
-            raise _InputError(f"decoding failed: {one_line(error)}") from error
+            raise _InputError(f"decoding failed: {one_line(error, with_type=True)}") from error
         yield from frames
 
 
@@ -135,7 +131,7 @@ def transcode(source: Path, target: Path, settings: PrepareSettings, notes: list
     try:
         source_container = av.open(str(source))
     except Exception as error:
-        raise _InputError(f"cannot open: {one_line(error)}") from error
+        raise _InputError(f"cannot open: {one_line(error, with_type=True)}") from error
     with source_container:
         if not source_container.streams.video:
             raise _InputError("no video stream")
@@ -221,7 +217,7 @@ def prepare_video(source: Path, final: Path, relative: str, settings: PrepareSet
         try:
             written = count_frames(tmp)
         except Exception as error:
-            return PrepareResult(relative, "failed", f"check failed: cannot decode the output: {one_line(error)}", frames)
+            return PrepareResult(relative, "failed", f"check failed: cannot decode the output: {one_line(error, with_type=True)}", frames)
         if written != frames:
             return PrepareResult(relative, "failed", f"check failed: {frames} frames encoded, {written} decoded back", frames)
         with open(tmp, "rb") as handle:
@@ -229,7 +225,7 @@ def prepare_video(source: Path, final: Path, relative: str, settings: PrepareSet
         os.replace(tmp, final)
         return PrepareResult(relative, "prepared", "; ".join(notes), frames)
     except Exception as error:  # writing failed: a full disk, a vanished folder, ...
-        return PrepareResult(relative, "write_error", f"writing {final}: {one_line(error)}", errno=_errno_of(error))
+        return PrepareResult(relative, "write_error", f"writing {final}: {one_line(error, with_type=True)}", errno=_errno_of(error))
     finally:
         tmp.unlink(missing_ok=True)
         _current_tmp = None
