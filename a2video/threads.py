@@ -12,15 +12,17 @@ the command starts:
 
 - usable cores: the affinity mask within the cgroup's CPU quota (:func:`a2video.cores.usable_cores`);
 - busy cores: the cores of the affinity mask that other processes kept busy over a 0.1 s sample
-  of ``/proc/stat`` (this process's own CPU time taken out), rounded; 0 where it cannot be read;
+  of ``/proc/stat`` (this process's own CPU time taken out), rounded; 0 where it cannot be read,
+  and not sampled where the count without it is already 1;
 - workers: the command's loader (decoding) processes, each of which keeps a core busy;
 - processes: training processes on this machine (DDP on a CPU).
 
-``--threads N`` (every command that runs the network) chooses the count instead, never above the
-usable cores; an ``OMP_NUM_THREADS`` the user set is left alone unless ``--threads`` is given.
-Work that starts on the machine after the command has started is not seen: pass ``--threads``.
-:func:`compute_threads` is the one place that applies the choice (``a2video.cli.run`` for the
-argparse commands, ``engine.runtime.CpuThreads`` for fit / validate / test).
+``--threads N`` (predict, features, explain, export, flops, fit, validate, test) chooses the
+count instead, never above the usable cores; an ``OMP_NUM_THREADS`` the user set is left alone
+unless ``--threads`` is given. Work that starts on the machine after the command has started is
+not seen: pass ``--threads``. :func:`choose_threads` decides; :func:`compute_threads` applies it
+around the argparse commands (``a2video.cli.run``), ``engine.runtime.CpuThreads`` around fit /
+validate / test.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class ThreadChoice:
         threads: Threads to give torch; None leaves torch as it is (``OMP_NUM_THREADS`` chose).
         source: ``"--threads"``, ``"OMP_NUM_THREADS"`` or ``"default"``.
         cores: Usable cores (affinity mask within the CPU quota).
-        busy: Cores found busy with other processes (0 when not measured or not in the way).
+        busy: Usable cores that other processes keep busy (0 when not measured or not in the way).
         requested: The ``--threads`` asked for (above ``cores`` it was lowered to them).
     """
 
@@ -77,18 +79,17 @@ def check_threads(value: int | None, option: str = "--threads") -> None:
         raise ConfigError(f"{option} must be a whole number >= 1 (compute threads), got {value!r}")
 
 
-def _cpu_ticks(stat: Path, cpus: set[int]) -> tuple[int, int] | None:
-    """(busy ticks, all ticks) summed over ``cpus`` from the kernel's per-CPU counters."""
-    busy = total = 0
-    seen = 0
+def _cpu_ticks(stat: Path, cpus: set[int]) -> tuple[int, int, int] | None:
+    """(busy ticks, all ticks, CPUs found) summed over ``cpus`` from the kernel's per-CPU counters."""
+    busy = total = seen = 0
     try:
         lines = stat.read_text().splitlines()
     except OSError:
         return None
     for line in lines:
         name, _, rest = line.partition(" ")
-        if not name.startswith("cpu") or name == "cpu" or not name[3:].isdigit() or int(name[3:]) not in cpus:
-            continue
+        if not name.startswith("cpu") or not name[3:].isdigit() or int(name[3:]) not in cpus:
+            continue  # the "cpu" total line, other counters, CPUs outside the affinity mask
         try:
             values = [int(v) for v in rest.split()]
         except ValueError:
@@ -101,14 +102,15 @@ def _cpu_ticks(stat: Path, cpus: set[int]) -> tuple[int, int] | None:
         busy += work
         total += work + idle
         seen += 1
-    return (busy, total) if seen else None
+    return (busy, total, seen) if seen else None
 
 
 def other_busy_cores(seconds: float = SAMPLE_SECONDS, stat: Path = PROC_STAT) -> float:
     """Cores of this process's affinity mask that other processes keep busy, over ``seconds``.
 
-    The kernel's per-CPU busy time during a short sleep, less this process's own CPU time in that
-    time (its threads; child processes count as others). 0.0 where ``/proc/stat`` cannot be read.
+    The kernel's per-CPU busy share during a short sleep times the CPUs counted, less this
+    process's own CPU time in that time (its threads; child processes count as others). 0.0
+    where ``stat`` cannot be read.
     """
     if not hasattr(os, "sched_getaffinity"):
         return 0.0
@@ -118,9 +120,9 @@ def other_busy_cores(seconds: float = SAMPLE_SECONDS, stat: Path = PROC_STAT) ->
         return 0.0
     time.sleep(seconds)
     after, own_after, end = _cpu_ticks(stat, cpus), time.process_time(), time.monotonic()
-    if after is None or after[1] <= before[1] or end <= start:
+    if after is None or after[2] != before[2] or after[1] <= before[1] or end <= start:
         return 0.0
-    busy_cores = (after[0] - before[0]) / (after[1] - before[1]) * len(cpus)
+    busy_cores = (after[0] - before[0]) / (after[1] - before[1]) * after[2]
     return max(0.0, busy_cores - (own_after - own_before) / (end - start))
 
 
@@ -161,28 +163,17 @@ def choose_threads(
         busy = other_busy_cores() if static > 1 else 0.0  # one thread cannot be fewer: no sample
     if affinity is None:
         affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    busy_cores = min(affinity, int(busy + 0.5))
-    free = max(1, min(cores, affinity - busy_cores))
-    return ThreadChoice(max(1, free // processes - workers), "default", cores, busy_cores if free < cores else 0)
-
-
-def set_interop_threads(threads: int) -> None:
-    """torch's inter-op pool at ``threads``, where it has not started yet (it can be set once)."""
-    try:
-        if torch.get_num_interop_threads() != threads:
-            torch.set_num_interop_threads(threads)
-    except RuntimeError:
-        pass  # already started (a second command in this process): it stays as it is
+    free = max(0, min(cores, affinity - int(busy + 0.5)))
+    return ThreadChoice(max(1, max(1, free) // processes - workers), "default", cores, cores - free)
 
 
 @contextmanager
 def compute_threads(requested: int | None = None, *, workers: int = 0, processes: int = 1) -> Iterator[ThreadChoice]:
-    """torch's intra-op (and, where still possible, inter-op) threads for the duration; then as they were."""
+    """torch's intra-op threads for the duration, then as they were (yields the :class:`ThreadChoice`)."""
     choice = choose_threads(requested, workers=workers, processes=processes)
     previous = torch.get_num_threads()
     if choice.threads is not None:
         torch.set_num_threads(choice.threads)
-        set_interop_threads(choice.threads)
     try:
         yield choice
     finally:
@@ -195,7 +186,7 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (compute threads), got {text!r}") from None
+        value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (compute threads), got {text!r}")
     return value

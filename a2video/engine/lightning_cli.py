@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytorch_lightning as pl
+from jsonargparse.typing import PositiveInt
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
-from jsonargparse.typing import PositiveInt
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.plugins import CheckpointIO
@@ -49,7 +49,6 @@ from a2video.engine.runtime import CpuThreads, log_file_progress_bar, quiet_ligh
 from a2video.errors import A2VideoError, ConfigError, one_line
 from a2video.files import atomic_write_text
 from a2video.models import hub
-from a2video.threads import check_threads
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
 # Values of --ckpt_path that Lightning resolves itself rather than reading a file.
@@ -132,12 +131,6 @@ class A2VideoCLI(LightningCLI):
                 sub = parser._subcommands_action._name_parser_map.get(subcommand)
                 known = list(sub.get_defaults().keys()) if sub is not None else []
             raise ConfigError(config_error_message(str(error), subcommand, known)) from None
-
-    def before_instantiate_classes(self) -> None:
-        """``--threads 0`` is refused in one line before anything is built."""
-        subcommand = self.config.get("subcommand")
-        config = self.config.get(subcommand, self.config) if subcommand else self.config
-        check_threads(config.get("threads"))
 
     def instantiate_classes(self) -> None:
         """Values the parser accepts but the classes reject (no list at all, a GPU trainer on a

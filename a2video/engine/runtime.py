@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ProgressBar, TQDMProgressBar
 
-from a2video.threads import check_threads, choose_threads, set_interop_threads
+from a2video.threads import choose_threads
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ class CpuThreads(Callback):
     run), or ``--threads`` (on any run); torch's count is restored at teardown."""
 
     def __init__(self, requested: int | None = None) -> None:
-        check_threads(requested)
         self.requested = requested
         self._previous: int | None = None
 
@@ -46,10 +45,9 @@ class CpuThreads(Callback):
             return
         self._previous = torch.get_num_threads()
         torch.set_num_threads(choice.threads)
-        set_interop_threads(choice.threads)
         log.info("%s beside %d loader workers", choice.describe(), workers)
-        if (choice.busy or choice.requested != choice.threads and choice.requested is not None) and trainer.is_global_zero:
-            print(f"a2video: {choice.describe()}; --threads N chooses", file=sys.stderr)
+        if trainer.is_global_zero and (choice.busy or choice.requested not in (None, choice.threads)):
+            print(f"a2video: {choice.describe()}", file=sys.stderr)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self._previous is not None:

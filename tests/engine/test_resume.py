@@ -17,12 +17,20 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-import a2video.engine.runtime as engine_runtime
 from a2video.cli import main
+from a2video.engine.runtime import cpu_threads
 from engine_helpers import STEPS_PER_EPOCH, load_checkpoint, run_ok, tiny_config, write_config
 
 EPOCHS = 3
 TOTAL_STEPS = EPOCHS * STEPS_PER_EPOCH
+# Every run here gets the compute threads of an idle machine without loader workers: another count
+# (other work on the machine, a loader worker) rounds differently, which a few steps at this
+# learning rate amplify.
+THREADS = cpu_threads(0) or torch.get_num_threads()
+
+
+def _tiny(*args, **kwargs) -> dict:
+    return {**tiny_config(*args, **kwargs), "threads": THREADS}
 
 
 class CrashAfter(pl.Callback):
@@ -64,7 +72,7 @@ def _assert_same_weights(a: Path, b: Path) -> None:
 @pytest.fixture(scope="module")
 def uninterrupted(synthetic, tmp_path_factory) -> tuple[Path, list[dict]]:
     root = tmp_path_factory.mktemp("resume_a")
-    config = write_config(root / "a.yaml", tiny_config(synthetic.source, root / "run", epochs=EPOCHS))
+    config = write_config(root / "a.yaml", _tiny(synthetic.source, root / "run", epochs=EPOCHS))
     trace = root / "trace.jsonl"
     run_ok("fit", "--config", config, *_callbacks(("TraceSteps", "path", trace)))
     last = root / "run" / "checkpoints" / "last.ckpt"
@@ -81,16 +89,11 @@ def uninterrupted(synthetic, tmp_path_factory) -> tuple[Path, list[dict]]:
 
 @pytest.mark.parametrize("crash_step, workers", [(3, 0), (2, 0), (3, 1)],
                          ids=["mid-epoch", "epoch-end", "mid-epoch-1-worker"])
-def test_rerun_resumes_exactly(uninterrupted, synthetic, tmp_path, capsys, monkeypatch, crash_step, workers):
+def test_rerun_resumes_exactly(uninterrupted, synthetic, tmp_path, capsys, crash_step, workers):
     """With a loader worker too: clips and augmentation do not depend on who loads them."""
     last_a, trace_a = uninterrupted
-    if workers:
-        # The engine gives the worker a core (one compute thread fewer). Another thread count
-        # rounds differently, which a few steps at this learning rate amplify: keep run A's.
-        threads = engine_runtime.cpu_threads(0)
-        monkeypatch.setattr(engine_runtime, "cpu_threads", lambda num_workers, processes=1: threads)
     run_dir = tmp_path / "run"
-    raw = tiny_config(synthetic.source, run_dir, epochs=EPOCHS)
+    raw = _tiny(synthetic.source, run_dir, epochs=EPOCHS)
     raw["data"]["num_workers"] = workers
     config = write_config(tmp_path / "b.yaml", raw)
     trace = tmp_path / "trace.jsonl"
@@ -116,7 +119,7 @@ def test_rerun_resumes_exactly(uninterrupted, synthetic, tmp_path, capsys, monke
 def test_explicit_ckpt_path_resumes_exactly(uninterrupted, synthetic, tmp_path):
     last_a, trace_a = uninterrupted
     first, second = tmp_path / "first", tmp_path / "second"
-    config = write_config(tmp_path / "c.yaml", tiny_config(synthetic.source, first, epochs=EPOCHS))
+    config = write_config(tmp_path / "c.yaml", _tiny(synthetic.source, first, epochs=EPOCHS))
     trace = tmp_path / "trace.jsonl"
     _fit_crashing(config, trace, 5)
     # Continue in another folder from the interrupted run's checkpoint.
@@ -131,7 +134,7 @@ def test_killed_run_resumes_from_last_epoch_checkpoint(uninterrupted, synthetic,
     which follows every epoch, and still ends where the uninterrupted run did."""
     last_a, trace_a = uninterrupted
     run_dir = tmp_path / "run"
-    config = write_config(tmp_path / "d.yaml", tiny_config(synthetic.source, run_dir, epochs=EPOCHS))
+    config = write_config(tmp_path / "d.yaml", _tiny(synthetic.source, run_dir, epochs=EPOCHS))
     trace = tmp_path / "trace.jsonl"
     _fit_crashing(config, trace, 5)
     (run_dir / "checkpoints" / "interrupted.ckpt").unlink()
@@ -152,7 +155,7 @@ def test_last_checkpoint_follows_every_epoch_without_validation(synthetic, tmp_p
     """With no val list nothing ranks a best checkpoint; last.ckpt must still be written each epoch
     (Lightning's save_last alone would write it at the end of training only)."""
     run_dir = tmp_path / "run"
-    config = write_config(tmp_path / "e.yaml", tiny_config(synthetic.source, run_dir, epochs=EPOCHS, val=False))
+    config = write_config(tmp_path / "e.yaml", _tiny(synthetic.source, run_dir, epochs=EPOCHS, val=False))
     _fit_crashing(config, tmp_path / "trace.jsonl", STEPS_PER_EPOCH + 1)
     assert load_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == STEPS_PER_EPOCH
     assert not list((run_dir / "checkpoints").glob("best-*"))
@@ -160,7 +163,7 @@ def test_last_checkpoint_follows_every_epoch_without_validation(synthetic, tmp_p
 
 def test_resume_never_starts_over(synthetic, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    config = write_config(tmp_path / "f.yaml", tiny_config(synthetic.source, run_dir, epochs=1, val=False))
+    config = write_config(tmp_path / "f.yaml", _tiny(synthetic.source, run_dir, epochs=1, val=False))
     run_ok("fit", "--config", config)
     capsys.readouterr()
     trace = tmp_path / "trace.jsonl"
@@ -180,7 +183,7 @@ def _with_precise_bn(raw: dict) -> dict:
 @pytest.fixture(scope="module")
 def precise_uninterrupted(synthetic, tmp_path_factory) -> tuple[Path, list[dict]]:
     root = tmp_path_factory.mktemp("resume_precise")
-    config = write_config(root / "p.yaml", _with_precise_bn(tiny_config(synthetic.source, root / "run", epochs=EPOCHS)))
+    config = write_config(root / "p.yaml", _with_precise_bn(_tiny(synthetic.source, root / "run", epochs=EPOCHS)))
     trace = root / "trace.jsonl"
     run_ok("fit", "--config", config, *_callbacks(("TraceSteps", "path", trace)))
     return root / "run" / "checkpoints" / "last.ckpt", _trace(trace)
@@ -199,7 +202,7 @@ def test_precise_bn_leaves_training_untouched(uninterrupted, precise_uninterrupt
 def test_rerun_with_precise_bn_resumes_exactly(precise_uninterrupted, synthetic, tmp_path):
     last_p, trace_p = precise_uninterrupted
     run_dir = tmp_path / "run"
-    config = write_config(tmp_path / "b.yaml", _with_precise_bn(tiny_config(synthetic.source, run_dir, epochs=EPOCHS)))
+    config = write_config(tmp_path / "b.yaml", _with_precise_bn(_tiny(synthetic.source, run_dir, epochs=EPOCHS)))
     trace = tmp_path / "trace.jsonl"
     _fit_crashing(config, trace, 3)  # mid-epoch 1, after epoch 0's validation
     run_ok("fit", "--config", config, *_callbacks(("TraceSteps", "path", trace)))

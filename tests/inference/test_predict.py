@@ -97,3 +97,12 @@ def test_bad_arguments_are_one_line(tiny_checkpoint, video_folder, tmp_path, cap
     err = capsys.readouterr().err
     assert "Traceback" not in err and "--stride needs --window" in err
     assert err.strip().splitlines()[-1] == f"a2video: error: checkpoint not found: {tmp_path / 'missing.ckpt'}"
+
+
+@pytest.mark.parametrize("command", ["predict", "features"])
+def test_summary_names_the_compute_threads(tiny_checkpoint, video_folder, tmp_path, capsys, command):
+    out = tmp_path / ("pred" if command == "predict" else "features.npz")
+    assert main([command, str(video_folder / "clip0.mp4"), "-c", str(tiny_checkpoint.path), "--clips", "1",
+                 "--crops", "1", "--threads", "1", "--out", str(out)]) == 0
+    summary = [line for line in capsys.readouterr().out.splitlines() if line.startswith("1 videos (0 failed)")]
+    assert len(summary) == 1 and "1 compute thread (--threads)" in summary[0], summary
