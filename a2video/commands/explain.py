@@ -31,7 +31,8 @@ def configure_explain(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=4, help="gathering maps shown per A² block (most used first)")
     parser.add_argument("--queries", type=int, default=4, help="query positions shown per non-local block (1-5)")
     parser.add_argument("--clip", type=int, default=0, help="which of --clips uniformly spread clips (0-based)")
-    parser.add_argument("--clips", type=int, default=1, help="clips the video is divided into (1: the middle clip)")
+    parser.add_argument("--clips", type=int, default=1, help="clips the video is divided into, placed by the checkpoint's protocol "
+                        "(1: the a2video protocol's middle clip; slowfast's starts at frame 0)")
     add_clip_arguments(parser, ("num_frames", "sampling_rate", "target_fps", "protocol", "test_clip_placement",
                                 "short_video", "test_short_side", "test_crop_size"),
                        aliases={"num_frames": ["--frames"], "sampling_rate": ["--stride"]})

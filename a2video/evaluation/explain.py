@@ -26,7 +26,7 @@ def read_clip(video: str, clip: ClipSpec, *, clip_index: int = 0, num_clips: int
     Args:
         video: Video file.
         clip: The clip spec (a checkpoint's, with the command's changes).
-        clip_index: Which of ``num_clips`` test clips (default: the middle one of 1).
+        clip_index: Which of ``num_clips`` test clips, placed by ``clip.protocol``.
         num_clips: Clips the video is divided into.
 
     Raises:
