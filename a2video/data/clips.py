@@ -17,17 +17,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
+from a2video.data.sampling import CLIP_PLACEMENTS as PLACEMENTS
+from a2video.data.sampling import ClipPlacement as Placement
+
 Protocol = Literal["a2video", "slowfast", "slowfast-decode-all", "pytorchvideo", "pytorchvideo-0.1.5", "mmaction2"]
 PROTOCOLS: tuple[str, ...] = ("a2video", "slowfast", "slowfast-decode-all", "pytorchvideo", "pytorchvideo-0.1.5",
                               "mmaction2")
-Placement = Literal["even", "segments"]
-PLACEMENTS: tuple[str, ...] = ("even", "segments")
 # Placements that only imitated a peer's clip starts; the peer's protocol gives its exact frames.
 RETIRED_PLACEMENTS = {"slowfast": "slowfast", "pytorchvideo": "pytorchvideo-0.1.5"}
 ShortVideo = Literal["clamp", "loop", "repeat_last"]
+SHORT_VIDEOS: tuple[str, ...] = ("clamp", "loop", "repeat_last")
 SHORT_VIDEO_RULES: dict[str, tuple[str, ...]] = {"a2video": ("clamp", "loop"), "mmaction2": ("loop", "repeat_last")}
 DEFAULT_SHORT_VIDEO = {"a2video": "clamp", "mmaction2": "loop"}
-DEFAULT_PLACEMENT = {"a2video": "even"}
 
 
 class ClipSpecError(ValueError):
@@ -136,7 +137,7 @@ class ClipSpec:
     @property
     def placement(self) -> str:
         """The ``a2video`` protocol's clip placement (``even`` unless set)."""
-        return self.test_clip_placement or DEFAULT_PLACEMENT.get(self.protocol, "even")
+        return self.test_clip_placement or "even"
 
     @property
     def short_video_rule(self) -> str:

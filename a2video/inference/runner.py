@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from a2video.data.clips import PLACEMENTS, PROTOCOLS, ClipSpec, ClipSpecError
+from a2video.data.clips import PLACEMENTS, PROTOCOLS, SHORT_VIDEOS, ClipSpec, ClipSpecError
 from a2video.data.datasets import EvalVideoDataset, eval_transform
 from a2video.data.decoding import BACKENDS, probe_video, read_frames
 from a2video.data.sampling import uniform_clip_indices
@@ -28,7 +28,7 @@ from a2video.threads import add_threads_argument
 CLIP_OPTIONS: dict[str, dict] = {
     "num_frames": {"type": int}, "sampling_rate": {"type": int}, "target_fps": {"type": float},
     "protocol": {"choices": PROTOCOLS}, "test_clip_placement": {"choices": PLACEMENTS},
-    "short_video": {"choices": ("clamp", "loop", "repeat_last")}, "test_short_side": {"type": int},
+    "short_video": {"choices": SHORT_VIDEOS}, "test_short_side": {"type": int},
     "test_crop_size": {"type": int}, "test_clips": {"type": int, "aliases": ["--clips"]},
     "test_crops": {"type": int, "choices": [1, 3], "aliases": ["--crops"]},
 }
