@@ -14,7 +14,8 @@ import torch
 from a2video.data.clips import ClipSpec
 from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset
 from a2video.data.decoding import VideoDecodeError, probe_video, read_frames, torchcodec_available
-from a2video.data.transforms import short_side_size
+from a2video.data.protocols import eval_clip_indices
+from a2video.data.transforms import crop_offsets, short_side_size
 from odd_videos import encoder_exists, make_odd_videos, marked_frames, read_marks
 
 # torchcodec is an optional extra that needs FFmpeg's shared libraries; .ci/run installs both.
@@ -140,6 +141,25 @@ def test_eval_dataset_views_show_the_pictures_of_evenly_placed_clips(odd, name):
     starts = [0, round(delta / 2), delta]
     expected = video.pictures[np.array(starts)[:, None] + 3 * np.arange(4)]
     assert np.array_equal(read_marks(frames), expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_slowfast_protocol_views_of_odd_files(odd, name):
+    """The peers' path (decode at the file's size, their crops) on rotated, offset, variable-rate,
+    10-bit, AV1 and two-stream files: the views are the pictures a player shows at the protocol's frames."""
+    video = odd[name]
+    side = min(video.height, video.width)
+    clip = ClipSpec(num_frames=4, sampling_rate=3, target_fps=30, protocol="slowfast", test_clips=3, test_crops=3,
+                    test_short_side=side)
+    item = EvalVideoDataset([(video.path.name, 0)], video.path.parent, clip=clip)[0]
+    assert bool(item["ok"]), item["error"]
+    info = probe_video(video.path)
+    indices = eval_clip_indices(clip, info, 3)  # (K, T) frames of the file
+    frames = read_frames(video.path, indices, info=info)  # (K, T, H, W, 3), displayed
+    assert np.array_equal(read_marks(frames), video.pictures[indices])
+    views = item["video"].permute(0, 2, 3, 4, 1).numpy().reshape(3, 3, 4, side, side, 3)  # (K, crops, T, s, s, C)
+    for crop, (top, left) in enumerate(crop_offsets(video.height, video.width, side, 3, "ceil")):
+        assert np.array_equal(views[:, crop], frames[:, :, top : top + side, left : left + side])
 
 
 @pytest.mark.parametrize("rotation", [90, 180, 270])
