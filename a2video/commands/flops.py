@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from a2video.models.cost import measure_cost
-from a2video.models.registry import create_model, get_builder, list_models
+from a2video.models.registry import create_model, get_builder, list_models, models_table
 from a2video.threads import add_threads_argument
 
 
@@ -18,13 +18,15 @@ def configure_flops(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=224, help="square crop side")
     parser.add_argument("--num-classes", type=int, default=400)
     parser.add_argument("--base-width", type=int, default=64)
-    parser.add_argument("--list", action="store_true", help="print the model names and exit")
+    parser.add_argument("--list", action="store_true",
+                        help="print each model's backbone, attention blocks, ImageNet counterpart and known "
+                             "checkpoints, and exit")
     add_threads_argument(parser)
 
 
 def run_flops(args: argparse.Namespace) -> None:
     if args.list:
-        print("\n".join(list_models()))
+        print(models_table())
         return
     names = list_models() if args.model == ["all"] else args.model
     for name in names:

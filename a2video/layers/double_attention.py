@@ -75,6 +75,11 @@ class DoubleAttention3d(nn.Module):
         self.norm = norm_layer(in_channels)
         nn.init.zeros_(self.norm.weight)
 
+    @classmethod
+    def reduced(cls, in_channels: int, reduction: int = 4, association: Association = "auto") -> DoubleAttention3d:
+        """A block with m = n = c / ``reduction`` (A²-Net's blocks use 4)."""
+        return cls(in_channels, m=in_channels // reduction, n=in_channels // reduction, association=association)
+
     def attention_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return A (N, m, L), softmax_L(B) (N, n, L) and softmax_n(V) (N, n, L)."""
         a = self.phi(x).flatten(2)  # (N, m, L)

@@ -1,7 +1,8 @@
 """Public Kinetics checkpoints by name: ``init_from: pytorchvideo:i3d_r50_k400``.
 
-The table says where each file comes from, its format (read by :mod:`a2video.models.foreign`),
-the a2video model it loads into, the preprocessing it was trained with and its published accuracy
+Each entry is listed in the table of the model it loads into (:mod:`a2video.models.builders`) and
+gathered here when that model registers. An entry says where the file comes from, its format (read
+by :mod:`a2video.models.foreign`), the preprocessing it was trained with and its published accuracy
 (Kinetics-400 validation, 10 clips × 3 crops, as quoted by its model zoo). A file is downloaded
 once into the torch hub cache (``$TORCH_HOME/hub/checkpoints``, like torchvision's weights); on a
 machine without internet the error gives the URL to fetch by hand and the ``init_from`` to use.
@@ -17,7 +18,7 @@ import torch
 
 from a2video.errors import WeightsError, one_line
 from a2video.files import atomic_path
-from a2video.models.preprocessing import KINETICS_SLOWFAST, Preprocessing
+from a2video.models.preprocessing import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -28,34 +29,28 @@ class KnownCheckpoint:
     source: str  # the project that trained and publishes it
     url: str
     format: str
-    model: str  # the a2video model it loads into (an A² model takes it too: blocks start at identity)
     preprocessing: Preprocessing
     top1: float  # published Kinetics-400 top-1 / top-5 (%)
     top5: float
     zoo_page: str
+    # The a2video model whose table lists it (set when that model registers); an A² model takes
+    # it too, its blocks starting at identity.
+    model: str = ""
 
     @property
     def file_name(self) -> str:
         return os.path.basename(self.url)
 
 
-KNOWN_CHECKPOINTS: dict[str, KnownCheckpoint] = {entry.name: entry for entry in (
-    KnownCheckpoint(
-        name="pytorchvideo:i3d_r50_k400", source="pytorchvideo model zoo",
-        url="https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/I3D_8x8_R50.pyth",
-        format="pytorchvideo .pyth (model_state, blocks.N...)", model="i3d_r50", preprocessing=KINETICS_SLOWFAST,
-        top1=73.27, top5=90.70, zoo_page="pytorchvideo docs/source/model_zoo.md (Kinetics-400, I3D R50 8x8)"),
-    KnownCheckpoint(
-        name="pyslowfast:i3d_r50_k400", source="PySlowFast model zoo (Caffe2-trained)",
-        url="https://dl.fbaipublicfiles.com/pyslowfast/model_zoo/kinetics400/I3D_8x8_R50.pkl",
-        format="PySlowFast Caffe2 .pkl (blobs)", model="i3d_r50", preprocessing=KINETICS_SLOWFAST,
-        top1=73.5, top5=90.8, zoo_page="PySlowFast MODEL_ZOO.md (Kinetics/c2/I3D_8x8_R50)"),
-    KnownCheckpoint(
-        name="pyslowfast:i3d_nln_r50_k400", source="PySlowFast model zoo (Caffe2-trained)",
-        url="https://dl.fbaipublicfiles.com/pyslowfast/model_zoo/kinetics400/I3D_NLN_8x8_R50.pkl",
-        format="PySlowFast Caffe2 .pkl (blobs, non-local)", model="nl_r50", preprocessing=KINETICS_SLOWFAST,
-        top1=74.0, top5=91.1, zoo_page="PySlowFast MODEL_ZOO.md (Kinetics/c2/I3D_NLN_8x8_R50)"),
-)}
+# Filled as the models register (each model's table lists the files that load into it).
+KNOWN_CHECKPOINTS: dict[str, KnownCheckpoint] = {}
+
+
+def add_known(entry: KnownCheckpoint) -> None:
+    """Put ``entry`` in the table (:func:`a2video.models.registry.register_model` does it)."""
+    if entry.name in KNOWN_CHECKPOINTS:
+        raise ValueError(f"checkpoint {entry.name!r} is listed twice")
+    KNOWN_CHECKPOINTS[entry.name] = entry
 
 
 def is_known(source: str | os.PathLike | None) -> bool:

@@ -17,6 +17,14 @@ from torch import nn
 
 from a2video.errors import WeightsError
 
+# torchvision's bottleneck ResNets by units per stage: the 2D nets a ResNet3d of that shape inflates.
+_TORCHVISION_BOTTLENECK_RESNETS = {(3, 4, 6, 3): "resnet50", (3, 4, 23, 3): "resnet101", (3, 8, 36, 3): "resnet152"}
+
+
+def counterpart_2d(layers: tuple[int, ...]) -> str | None:
+    """The torchvision 2D ResNet with the same bottleneck units per stage as ``layers``, or None."""
+    return _TORCHVISION_BOTTLENECK_RESNETS.get(tuple(layers))
+
 
 @dataclass
 class InflationReport:

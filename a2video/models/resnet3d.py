@@ -149,6 +149,7 @@ class ResNet3d(nn.Module):
                 raise ValueError(f"unknown stage {stage!r} in temporal_pool_after; stages are {STAGES}")
 
         self.num_classes = num_classes
+        self.layers = tuple(layers)
         self.attention_placement = placement
         stem_kernel, stem_stride = tuple(stem_kernel), tuple(stem_stride)
         self.conv1 = nn.Conv3d(

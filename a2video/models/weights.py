@@ -34,7 +34,7 @@ from torch import nn
 
 from a2video.errors import WeightsError, one_line
 from a2video.models import foreign, hub
-from a2video.models.inflate import inflate_state_dict
+from a2video.models.inflate import counterpart_2d, inflate_state_dict
 from a2video.models.preprocessing import IMAGENET, Preprocessing
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,8 @@ def imagenet_state_dict(source: str, arch: str | None) -> dict[str, torch.Tensor
         raise WeightsError("this model has no 2D ImageNet counterpart; train it from scratch (pretrained=null)")
     import torchvision.models as tvm
 
-    enum_name = {"resnet50": "ResNet50_Weights", "resnet101": "ResNet101_Weights"}.get(arch)
+    enum_name = {"resnet50": "ResNet50_Weights", "resnet101": "ResNet101_Weights",
+                 "resnet152": "ResNet152_Weights"}.get(arch)
     if enum_name is None:
         raise WeightsError(f"no ImageNet weights exist for {arch!r}; train it from scratch (pretrained=null)")
     weights = getattr(tvm, enum_name)[IMAGENET_SOURCES[source]]
@@ -210,7 +211,7 @@ def load_weights(model: nn.Module, source: str | os.PathLike, *, replace_classif
     known = hub.KNOWN_CHECKPOINTS.get(str(source))
     preprocessing: Preprocessing | None = None
     if key in IMAGENET_SOURCES:
-        state, fmt = imagenet_state_dict(key, getattr(model, "imagenet_arch", "resnet50")), "torchvision ImageNet"
+        state, fmt = imagenet_state_dict(key, counterpart_2d(model.layers)), "torchvision ImageNet"
     else:
         if checkpoint is None:
             path = hub.fetch(str(source), progress=sys.stderr.isatty()) if known else source
@@ -228,7 +229,7 @@ def load_weights(model: nn.Module, source: str | os.PathLike, *, replace_classif
         state, fmt = state_dict_from(obj, path)
         preprocessing = saved_preprocessing(obj)
     if _is_2d(state):
-        if getattr(model, "imagenet_arch", "resnet50") is None:
+        if counterpart_2d(model.layers) is None:
             raise WeightsError(f"{source} holds 2D ResNet weights, and this model has no 2D ImageNet counterpart")
         report = WeightsReport(str(source), f"{fmt} (2D, inflated)", preprocessing=IMAGENET)
         result = inflate_state_dict(model, state, new=_new_names(model, state, replace_classifier=True))
