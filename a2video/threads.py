@@ -4,9 +4,9 @@ OpenMP threads wait for each other at the end of every parallel region (every co
 matmul). When a core is shared with another busy process, the thread on it is descheduled for a
 whole time slice while the others wait, so each region costs milliseconds instead of
 microseconds: with one busy process on a 2-core box, torch's default of 2 threads made
-``a2video predict``'s network 90-120 times slower per view than one thread (issue 23 item 2;
-``tools/bench_threads.py``, docs/PERFORMANCE.md). So the default is sized to what is free when
-the command starts:
+``a2video predict``'s network many times slower per view than one thread (measured by
+``tools/bench_threads.py``, figures in docs/PERFORMANCE.md). So the default is sized to what is
+free when the command starts:
 
     threads = max(1, min(usable cores, affinity cores - busy cores) // processes - workers)
 

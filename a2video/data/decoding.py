@@ -337,7 +337,7 @@ def _decode_decord(
     reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height, num_threads=num_threads)
     if len(reader) != info.num_frames:
         raise _Disagreement(f"decord counts {len(reader)} frames where a player shows {info.num_frames}")
-    # A list, not an array: decord converts a list about 7x faster.
+    # A list, not an array: decord converts a Python list faster than a NumPy array.
     times = np.asarray(reader.get_frame_timestamp(list(range(len(reader))))[:, 0], dtype=np.float64)
     if not np.allclose(times - times[0], info.timestamps, rtol=0, atol=_timestamp_tolerance(info)):
         raise _Disagreement("decord's frame timestamps differ from the stream's")

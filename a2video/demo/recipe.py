@@ -84,7 +84,7 @@ def model_config(model: str, *, lr: float, backbone_lr_mult: float = 1.0, init_f
         "warmup_epochs": min(1.0, epochs / 4),
         "label_smoothing": 0.0,
         "aggregate": "softmax",
-        "channels_last": True,  # 1.4x faster training steps on a CPU (docs/DEMO.md)
+        "channels_last": True,  # faster training steps on a CPU (measured in docs/DEMO.md)
         "compile": False,  # the compilation costs more than the demo's steps win back (docs/DEMO.md)
     }
 

@@ -79,8 +79,8 @@ class VideoClassifier(pl.LightningModule):
         train_clip: (frames, height, width) of the training clips, the fully convolutional window;
             the command line sets it from ``data.num_frames`` and ``data.crop_size``.
         channels_last: keep the network's weights (and so its activations) in the
-            ``channels_last_3d`` memory format; on a CPU the demo's training step is 1.4x faster
-            (docs/DEMO.md).
+            ``channels_last_3d`` memory format; faster training steps on a CPU (measured in
+            docs/DEMO.md).
         compile: ``torch.compile`` the network in place (parameter names unchanged, so checkpoints
             stay interchangeable with eager runs); the first steps pay for the compilation.
     """
