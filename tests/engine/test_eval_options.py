@@ -65,4 +65,7 @@ def test_bf16_run_tests_in_fp32_and_fully_conv_equals_pooling_at_the_training_si
     run_ok("test", "--config", source_run.config, "--ckpt_path", source_run.last, "--model.eval_dir", bf16,
            "--trainer.default_root_dir", tmp_path / "run", "--trainer.precision", "bf16-mixed",
            "--model.test_head", "fully_conv")
-    np.testing.assert_array_equal(np.load(bf16 / "view_logits.npz")["logits"], reference)
+    # Not bit for bit: each run sizes its compute threads to the cores free at its start
+    # (a2video.threads), and another thread count sums in another order (a few 1e-8); bf16
+    # evaluation would be orders of magnitude further off.
+    np.testing.assert_allclose(np.load(bf16 / "view_logits.npz")["logits"], reference, rtol=0, atol=1e-6)
