@@ -63,6 +63,29 @@ class NoFramesError(VideoDecodeError):
     """The file opens and has a video stream, but not one frame of it can be decoded."""
 
 
+@dataclass(frozen=True)
+class StreamHeader:
+    """What the container's header says of the stream, as PyAV reports it.
+
+    PySlowFast's reader places its clips from these values, not from the frames that exist
+    (:func:`a2video.data.protocols.slowfast_clip`), so they are kept as read, wrong or missing.
+
+    Attributes:
+        frames: ``stream.frames``: 0 where the container does not count them (MKV, WebM); an MP4
+            counts the frames its edit list hides, and a truncated file the ones cut off.
+        duration: ``stream.duration`` in ``time_base`` ticks; None where the header has none.
+        time_base: Seconds per tick of the stream's clock, as (numerator, denominator).
+        average_rate: ``stream.average_rate`` (0.0 where unknown).
+        first_pts: Presentation timestamp (ticks) of the first frame shown.
+    """
+
+    frames: int
+    duration: int | None
+    time_base: tuple[int, int]
+    average_rate: float
+    first_pts: int
+
+
 @dataclass(frozen=True, eq=False)
 class VideoInfo:
     """The decoded stream as a player shows it.
@@ -87,6 +110,7 @@ class VideoInfo:
         irregular_times: float64 (num_frames,) frame times when the intervals differ by more
             than one tick of the stream's clock, else ``None`` (times are then regular; see
             :attr:`timestamps`). Kept only then, because datasets cache one probe per video.
+        header: The header's own account of the stream (None where not probed from a file).
     """
 
     num_frames: int
@@ -103,6 +127,7 @@ class VideoInfo:
     frame_table: str = "index"
     truncated: bool = False
     irregular_times: np.ndarray | None = field(default=None, repr=False)
+    header: StreamHeader | None = None
 
     @property
     def timestamps(self) -> np.ndarray:
@@ -111,6 +136,19 @@ class VideoInfo:
             return self.irregular_times
         step = self.last_time / (self.num_frames - 1) if self.num_frames > 1 else 0.0
         return np.arange(self.num_frames) * step
+
+    def frame_pts(self) -> np.ndarray:
+        """int64 (num_frames,): each frame's presentation timestamp in ticks of the stream's clock.
+
+        Exact for frames at irregular times and for streams whose frames are the same number of
+        ticks apart; where the intervals alternate by one tick (a 30 fps stream on a millisecond
+        clock) each is within a tick of the file's.
+        """
+        if self.header is None:
+            raise ValueError("frame timestamps need a probed header (probe_video)")
+        numerator, denominator = self.header.time_base
+        ticks = np.round(self.timestamps * denominator / numerator).astype(np.int64)
+        return self.header.first_pts + ticks
 
     @property
     def variable_frame_rate(self) -> bool:
@@ -208,8 +246,9 @@ def _first_frame_in_full(path: str, stream_index: int) -> list[av.VideoFrame]:
         return stream.decode(None)
 
 
-def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoFrame, bool]:
-    """Frame times (ticks, sorted), where they came from, the first decoded frame, and whether the data ends early.
+def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoFrame, bool, int]:
+    """Frame times (ticks, sorted), where they came from, the first decoded frame, whether the data
+    ends early, and the first shown frame's pts.
 
     The first frame is only needed for its size and display rotation, so only key frames are
     decoded until one comes out (a key frame an edit list hides does not).
@@ -222,12 +261,15 @@ def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoF
     packet_ticks: list[int | None] = []
     first_frames: list[av.VideoFrame] = []
     problems: list[str] = []
+    reorder_delay = 0  # pts - dts of a key frame: what turns the index's decode times into presentation times
     for packet in _packets(container, stream, problems):
         if packet.is_corrupt:
             problems.append("incomplete packet")  # a truncated file's last packet
             continue
         if not first_frames and packet.is_keyframe:
             first_frames = _first_keyframe(stream, packet)
+            if packet.pts is not None and packet.dts is not None:
+                reorder_delay = packet.pts - packet.dts
         if ticks is not None and first_frames:
             break
         if not packet.is_discard:
@@ -242,7 +284,8 @@ def _scan(container, stream, file_size: int) -> tuple[np.ndarray, str, av.VideoF
             ticks = np.round(np.arange(len(packet_ticks)) / rate / float(stream.time_base)).astype(np.int64)
         else:
             ticks = np.sort(np.asarray(packet_ticks, dtype=np.int64))
-    return ticks, source, first_frames[0], bool(problems)
+    first_pts = int(ticks[0]) + (reorder_delay if source == "index" else 0)
+    return ticks, source, first_frames[0], bool(problems), first_pts
 
 
 def _ends_early(container, stream, ticks: np.ndarray) -> bool:
@@ -293,7 +336,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             if not streams:
                 raise VideoDecodeError(path, "no video stream")
             stream = streams[0]
-            ticks, source, first, incomplete = _scan(container, stream, file_size)
+            ticks, source, first, incomplete, first_pts = _scan(container, stream, file_size)
             rotation = _rotation(first)
             stored_height, stored_width = first.height, first.width
             timestamps = (ticks - ticks[0]).astype(np.float64) * float(stream.time_base)
@@ -309,6 +352,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
                 codec=stream.codec_context.name, pixel_format=pixel_format, bit_depth=bit_depth, frame_table=source,
                 truncated=incomplete or _ends_early(container, stream, ticks),
                 irregular_times=None if regular else timestamps,
+                header=StreamHeader(
+                    frames=int(stream.frames or 0), duration=None if stream.duration is None else int(stream.duration),
+                    time_base=(stream.time_base.numerator, stream.time_base.denominator),
+                    average_rate=float(stream.average_rate or 0), first_pts=first_pts),
             )  # fmt: skip
     except VideoDecodeError as error:
         raise type(error)(path, error.reason) from error

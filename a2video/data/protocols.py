@@ -6,16 +6,22 @@ A protocol (``ClipSpec.protocol``) fixes four things together (docs/RECIPES.md h
   frames of the timeline), placed by ``test_clip_placement`` (:func:`a2video.data.sampling.clip_starts`),
   short videos clamped or looped; resize rounds the long side (antialiased, in the decoder); crops:
   centre ``floor``, the three crops in the order start, centre, end.
-- ``slowfast`` (PySlowFast ``decoder.py`` with PyAV, its default: selective decoding) and
-  ``slowfast-decode-all`` (its torchvision backend, or files without a duration): a clip spans
-  ``clip_size = sampling_rate · num_frames / target_fps · fps`` frames of the *file* (fps: the
-  stream's average rate), clip k of K starts at ``Δ·k/K`` with ``Δ = max(frames − clip_size, 0)``
-  (a float), and its frames are ``torch.linspace(start, start + clip_size − 1, T)`` (float32)
-  clamped into the video and truncated. Selective decoding first decodes the frames from the
-  first one at or after ``start`` to one past ``start + clip_size − 1`` and samples
-  ``linspace(0, clip_size − 1, T)`` inside those. Resize floors the long side (bilinear, no
-  antialiasing, from the decoded size: ``resize_short_side``); crops: centre
-  ``ceil((side − size) / 2)``, three crops left, centre, right.
+- ``slowfast``: PySlowFast's ``decoder.py`` with PyAV (its default then), as it was before the
+  2022 multi-clip rework, in the years its model zoo was published (on the main branch since,
+  the PyAV path fails, facebookresearch/SlowFast#563, and the default backend is torchvision's).
+  A clip spans ``clip_size = sampling_rate · num_frames / target_fps · fps`` frames (fps: the
+  header's average rate); clip k of K starts at ``Δ·k/K``, ``Δ = max(frames − clip_size, 0)``,
+  with ``frames`` the *header's* count. Start and end become pts with the header's ticks per
+  frame (``duration / frames``, truncated); the frames whose pts lie between them, and the first
+  one after, are decoded, and ``torch.linspace(0, clip_size − 1, T)`` (float32, clamped,
+  truncated) picks among those. Header and pts come from the file as PyAV reports them
+  (:class:`~a2video.data.decoding.StreamHeader`), so an edit list the header counts, a variable
+  rate or a start offset move the frames as there. A header without a duration (MKV, WebM) or
+  a frame count makes it ``slowfast-decode-all``.
+- ``slowfast-decode-all``: PySlowFast's reader where it decodes every frame: the clip placed on
+  the frames that exist, ``torch.linspace(start, start + clip_size − 1, T)``. Both: resize
+  floors the long side (bilinear, no antialiasing, from the decoded size: ``resize_short_side``);
+  crops: centre ``ceil((side − size) / 2)``, three crops left, centre, right.
 - ``pytorchvideo`` (main branch since 2022) and ``pytorchvideo-0.1.5``: a clip lasts
   ``num_frames · sampling_rate / target_fps`` seconds, clip k starts at ``Δ·k/(K−1)`` (main) or
   ``Δ·k/K`` (0.1.5) seconds (exact fractions, ``Δ = max(duration − clip duration, 0)``, duration =
@@ -69,10 +75,20 @@ def eval_clip_indices(spec: ClipSpec, info: VideoInfo, num_clips: int) -> np.nda
     """File frame numbers (K, T) of the ``num_clips`` evaluation clips of a video under ``spec.protocol``."""
     protocol = spec.protocol
     if protocol in ("slowfast", "slowfast-decode-all"):
-        fps = info.fps or 30.0
+        header = info.header
+        fps = (header.average_rate if header is not None else 0.0) or info.fps or 30.0  # PyAV's average_rate
         clip_size = spec.sampling_rate * spec.num_frames / (spec.target_fps or fps) * fps
-        return np.stack([slowfast_clip(info.num_frames, clip_size, k, num_clips, spec.num_frames,
-                                       selective=protocol == "slowfast") for k in range(num_clips)])
+        # PySlowFast decodes the whole video when the header has no duration (MKV, WebM) or no
+        # frame count (where its reader would divide by zero and skip the video).
+        if protocol == "slowfast-decode-all" or (header is not None and (header.duration is None or header.frames <= 0)):
+            return np.stack([slowfast_decode_all_clip(info.num_frames, clip_size, k, num_clips, spec.num_frames)
+                             for k in range(num_clips)])
+        if header is None:  # a stream described by hand: frames 512 ticks apart, as the header counts them
+            pts, frames, duration = np.arange(info.num_frames) * 512, info.num_frames, info.num_frames * 512
+        else:
+            pts, frames, duration = info.frame_pts(), header.frames, header.duration
+        return np.stack([slowfast_clip(pts, frames, duration, clip_size, k, num_clips, spec.num_frames)
+                         for k in range(num_clips)])
     if protocol in ("pytorchvideo", "pytorchvideo-0.1.5"):
         return pytorchvideo_clips(info.timestamps, info.fps or 30.0, spec, num_clips,
                                   divide_by_k_minus_1=protocol == "pytorchvideo")
@@ -93,16 +109,38 @@ def _linspace_floor(start: float, end: float, count: int, last: int) -> np.ndarr
     return index.numpy().astype(np.int64)
 
 
-def slowfast_clip(video_frames: int, clip_size: float, clip_index: int, num_clips: int, num_frames: int, *,
-                  selective: bool) -> np.ndarray:
-    """PySlowFast's frames (T,) of test clip ``clip_index`` of ``num_clips``."""
-    delta = max(video_frames - clip_size, 0)
-    start = delta * clip_index / num_clips
-    end = start + clip_size - 1
-    if not selective:
-        return _linspace_floor(start, end, num_frames, video_frames - 1)
-    first = min(math.ceil(start), video_frames - 1)  # the first frame at or after the start time
-    last = min(math.floor(end) + 1, video_frames - 1)  # PyAV's reader keeps one frame past the end
+def _slowfast_start_end(video_size: float, clip_size: float, clip_index: int, num_clips: int) -> tuple[float, float]:
+    """``get_start_end_idx`` of a test clip: float start and end frame."""
+    start = max(video_size - clip_size, 0) * clip_index / num_clips
+    return start, start + clip_size - 1
+
+
+def slowfast_decode_all_clip(video_frames: int, clip_size: float, clip_index: int, num_clips: int,
+                             num_frames: int) -> np.ndarray:
+    """PySlowFast's frames (T,) of test clip ``clip_index`` when every frame is decoded: the clip
+    placed on the frames that exist."""
+    start, end = _slowfast_start_end(video_frames, clip_size, clip_index, num_clips)
+    return _linspace_floor(start, end, num_frames, video_frames - 1)
+
+
+def slowfast_clip(frame_pts: np.ndarray, header_frames: int, header_duration: int, clip_size: float,
+                  clip_index: int, num_clips: int, num_frames: int) -> np.ndarray:
+    """PySlowFast's frames (T,) of test clip ``clip_index`` with its PyAV reader (selective decoding).
+
+    The clip is placed on the header's frame count and turned into a pts range with the header's
+    ticks per frame (``duration / frames``), truncated; the reader keeps the frames whose pts lie
+    in the range and the first one past it, and the clip's frames are sampled among those. Where
+    the header is wrong (an MP4 edit list hides frames it counts, a variable rate, a start
+    offset), these are other frames than the counts alone would give, as there.
+    """
+    start, end = _slowfast_start_end(header_frames, clip_size, clip_index, num_clips)
+    ticks_per_frame = header_duration / header_frames
+    start_pts, end_pts = int(start * ticks_per_frame), int(end * ticks_per_frame)
+    first = int(np.searchsorted(frame_pts, start_pts, side="left"))
+    if first >= frame_pts.size:  # PySlowFast gets no frame and gives up on the video; show the last
+        first = frame_pts.size - 1
+    last = min(int(np.searchsorted(frame_pts, end_pts, side="right")), frame_pts.size - 1)  # one past the end
+    last = max(last, first)
     return first + _linspace_floor(0, clip_size - 1, num_frames, last - first)
 
 

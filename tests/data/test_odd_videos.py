@@ -6,6 +6,9 @@ decoder says it decoded.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import av
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ import torch
 from a2video.data.clips import ClipSpec
 from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset
 from a2video.data.decoding import VideoDecodeError, probe_video, read_frames, torchcodec_available
+from a2video.data.encoding import write_video
 from a2video.data.protocols import eval_clip_indices
 from a2video.data.transforms import crop_offsets, short_side_size
 from odd_videos import encoder_exists, make_odd_videos, marked_frames, read_marks
@@ -160,6 +164,76 @@ def test_slowfast_protocol_views_of_odd_files(odd, name):
     views = item["video"].permute(0, 2, 3, 4, 1).numpy().reshape(3, 3, 4, side, side, 3)  # (K, crops, T, s, s, C)
     for crop, (top, left) in enumerate(crop_offsets(video.height, video.width, side, 3, "ceil")):
         assert np.array_equal(views[:, crop], frames[:, :, top : top + side, left : left + side])
+
+
+def pyslowfast_pyav_reader(path, num_frames: int, rate: int, target_fps: float, clip: int, clips: int) -> list[int]:
+    """The pictures of PySlowFast's test clip ``clip`` with its PyAV reader, written from its
+    description: the header's frames, duration and average rate place the clip in pts; every
+    frame decoded from the seek point on is kept from the start pts up to and including the first
+    one past the end pts; decode-all where the header has no duration. -1: no frame (PySlowFast
+    gives up on the video)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate)
+        clip_size = rate * num_frames / target_fps * fps
+        decode_all = stream.duration is None
+        if decode_all:
+            start_pts, end_pts = 0, math.inf
+        else:
+            start = max(stream.frames - clip_size, 0) * clip / clips
+            ticks = stream.duration / stream.frames
+            start_pts, end_pts = int(start * ticks), int((start + clip_size - 1) * ticks)
+        container.seek(max(start_pts - 1024, 0), any_frame=False, backward=True, stream=stream)
+        kept = {}
+        for frame in container.decode(stream):
+            if frame.pts < start_pts:
+                continue
+            kept[frame.pts] = frame.to_ndarray(format="rgb24")
+            if frame.pts > end_pts:
+                break
+    if not kept:
+        return [-1] * num_frames
+    pictures = read_marks(np.stack([kept[pts] for pts in sorted(kept)]))
+    start = max(len(pictures) - clip_size, 0) * clip / clips if decode_all else 0
+    index = torch.clamp(torch.linspace(start, start + clip_size - 1, num_frames), 0, len(pictures) - 1).long()
+    return pictures[index].tolist()
+
+
+# Upright files PySlowFast's reader decodes to the end (truncated MP4: PyAV raises inside the data).
+SLOWFAST_READER_NAMES = ["offset_mkv", "offset_webm", "vfr_mkv", "vfr_mp4", "edit_list", "edit_list_one_key",
+                         "truncated_mkv", "two_streams", "ten_bit", "mpeg4_avi"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SLOWFAST_READER_NAMES)
+@pytest.mark.parametrize("num_frames, rate, clips", [(4, 3, 3), (8, 2, 5), (8, 8, 10)])
+def test_slowfast_protocol_picks_the_frames_of_pyslowfasts_pyav_reader(odd, name, num_frames, rate, clips):
+    """From the file's pts and header, however wrong: an MP4 edit list that hides 30 of the 90
+    frames its header counts, variable rates, a first pts of 1 (AVI), no duration (MKV, WebM)."""
+    video = odd[name]
+    clip = ClipSpec(num_frames=num_frames, sampling_rate=rate, target_fps=30, protocol="slowfast", test_clips=clips)
+    ours = video.pictures[eval_clip_indices(clip, probe_video(video.path), clips)].tolist()
+    theirs = [pyslowfast_pyav_reader(video.path, num_frames, rate, 30, k, clips) for k in range(clips)]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("clips", [3, 10])
+def test_slowfast_protocol_on_29_97_fps_with_b_frames(tmp_path, clips):
+    """Starts at fractions of a frame (a 63.94-frame span) on a 1/30000 clock, B-frames reordered."""
+    path = tmp_path / "ntsc.mp4"
+    write_video(path, marked_frames(150, 48, 128), fps=Fraction(30000, 1001), gop_size=12, preset="medium")
+    clip = ClipSpec(num_frames=8, sampling_rate=8, target_fps=30, protocol="slowfast", test_clips=clips)
+    ours = eval_clip_indices(clip, probe_video(path), clips).tolist()  # picture k is frame k
+    assert ours == [pyslowfast_pyav_reader(path, 8, 8, 30, k, clips) for k in range(clips)]
+
+
+def test_slowfast_protocol_follows_the_header_of_an_edit_list_file(odd):
+    """The header counts 90 frames where 60 are shown: clip 9 of 10 lies where PySlowFast puts it,
+    not at the start as the 60 frames alone would place it (64-frame span > 60)."""
+    clip = ClipSpec(num_frames=8, sampling_rate=8, target_fps=30, protocol="slowfast", test_clips=10)
+    indices = eval_clip_indices(clip, probe_video(odd["edit_list"].path), 10)
+    assert indices[9].tolist() == [16, 25, 34, 43, 52, 58, 58, 58]
+    # Clip 0 keeps the pts up to int(63 · 30720 / 90) = 21504: frames 0-42, and 43 past the end.
+    assert indices[0].tolist() == [0, 9, 18, 27, 36, 43, 43, 43]
 
 
 @pytest.mark.parametrize("rotation", [90, 180, 270])

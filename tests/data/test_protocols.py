@@ -8,6 +8,7 @@ literal arrays come from the issue's reading of the peers' sources and tests.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
 
@@ -17,7 +18,7 @@ import torch
 
 from a2video.data.clips import ClipSpec, ClipSpecError
 from a2video.data.datasets import EvalVideoDataset
-from a2video.data.decoding import VideoInfo, probe_video, read_frames
+from a2video.data.decoding import StreamHeader, VideoInfo, probe_video, read_frames
 from a2video.data.encoding import write_video
 from a2video.data.protocols import crop_style, eval_clip_indices, mmaction2_clip_indices, resize_rounding
 from a2video.data.transforms import crop_offsets, short_side_size
@@ -96,6 +97,29 @@ def test_slowfast_matches_its_reader(frames, fps):
             expected = [simulate(frames, fps, 8, 8, 30.0, k, clips) for k in range(clips)]
             got = eval_clip_indices(spec(protocol), info(frames, fps), clips)
             assert got.tolist() == expected, (protocol, frames, fps, clips)
+
+
+def with_header(frames: int, *, header_frames: int, duration: int | None, first_pts: int = 0) -> VideoInfo:
+    """``frames`` frames at 30 fps, 512 ticks apart on a 1/15360 clock, and what the header says."""
+    header = StreamHeader(frames=header_frames, duration=duration, time_base=(1, 15360), average_rate=30.0,
+                          first_pts=first_pts)
+    return dataclasses.replace(info(frames, 30.0), header=header)
+
+
+def test_slowfast_follows_the_header_and_the_pts():
+    # A first pts 10 frames late: clip 0 keeps pts <= int(63 · 512) = 32256, frames 0-53 and 54 past the end.
+    late = with_header(300, header_frames=300, duration=300 * 512, first_pts=10 * 512)
+    assert eval_clip_indices(spec("slowfast"), late, 10)[0].tolist() == [0, 9, 18, 27, 36, 45, 54, 54]
+    # The header counts 300 frames where 100 remain (a cut file): clip 9 starts at pts 212.4 · 512,
+    # past every frame; PySlowFast gets no frame there, we show the last.
+    cut = with_header(100, header_frames=300, duration=300 * 512)
+    assert eval_clip_indices(spec("slowfast"), cut, 10)[9].tolist() == [99] * 8
+    assert eval_clip_indices(spec("slowfast"), cut, 10)[0].tolist() == [0, 9, 18, 27, 36, 45, 54, 63]
+    # No duration (MKV, WebM) or no frame count: every frame decoded, as PySlowFast does then.
+    for header_frames, duration in ((0, None), (300, None), (0, 300 * 512)):
+        odd = with_header(300, header_frames=header_frames, duration=duration)
+        assert np.array_equal(eval_clip_indices(spec("slowfast"), odd, 10),
+                              eval_clip_indices(spec("slowfast-decode-all"), info(300, 30.0), 10))
 
 
 def test_slowfast_clip_size_follows_the_file_rate():
