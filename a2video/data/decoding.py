@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -77,6 +78,8 @@ class StreamHeader:
         time_base: Seconds per tick of the stream's clock, as (numerator, denominator).
         average_rate: ``stream.average_rate`` (0.0 where unknown).
         first_pts: Presentation timestamp (ticks) of the first frame shown.
+        start_time: ``stream.start_time`` (ticks; None where the header has none), where
+            pytorchvideo puts 0 s.
     """
 
     frames: int
@@ -84,6 +87,7 @@ class StreamHeader:
     time_base: tuple[int, int]
     average_rate: float
     first_pts: int
+    start_time: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +115,9 @@ class VideoInfo:
             than one tick of the stream's clock, else ``None`` (times are then regular; see
             :attr:`timestamps`). Kept only then, because datasets cache one probe per video.
         header: The header's own account of the stream (None where not probed from a file).
+        tick_offsets: (num_frames,) integers: how far each frame's pts lies from the regular grid
+            :meth:`frame_pts` rebuilds (a 30 fps stream on a millisecond clock alternates 33 and
+            34), else ``None``; kept so that pts are exact, at one byte per frame.
     """
 
     num_frames: int
@@ -128,6 +135,7 @@ class VideoInfo:
     truncated: bool = False
     irregular_times: np.ndarray | None = field(default=None, repr=False)
     header: StreamHeader | None = None
+    tick_offsets: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def timestamps(self) -> np.ndarray:
@@ -138,16 +146,13 @@ class VideoInfo:
         return np.arange(self.num_frames) * step
 
     def frame_pts(self) -> np.ndarray:
-        """int64 (num_frames,): each frame's presentation timestamp in ticks of the stream's clock.
-
-        Exact for frames at irregular times and for streams whose frames are the same number of
-        ticks apart; where the intervals alternate by one tick (a 30 fps stream on a millisecond
-        clock) each is within a tick of the file's.
-        """
+        """int64 (num_frames,): each frame's presentation timestamp in ticks of the stream's clock, as PyAV gives it."""
         if self.header is None:
             raise ValueError("frame timestamps need a probed header (probe_video)")
         numerator, denominator = self.header.time_base
         ticks = np.round(self.timestamps * denominator / numerator).astype(np.int64)
+        if self.tick_offsets is not None:
+            ticks += self.tick_offsets
         return self.header.first_pts + ticks
 
     @property
@@ -355,8 +360,13 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
                 header=StreamHeader(
                     frames=int(stream.frames or 0), duration=None if stream.duration is None else int(stream.duration),
                     time_base=(stream.time_base.numerator, stream.time_base.denominator),
-                    average_rate=float(stream.average_rate or 0), first_pts=first_pts),
+                    average_rate=float(stream.average_rate or 0), first_pts=first_pts,
+                    start_time=None if stream.start_time is None else int(stream.start_time)),
             )  # fmt: skip
+            offsets = first_pts + (ticks - ticks[0]) - info.frame_pts()
+            if offsets.any():  # one byte each unless the intervals drift (33 ticks, then 34, ...)
+                small = np.abs(offsets).max() <= np.iinfo(np.int8).max
+                info = dataclasses.replace(info, tick_offsets=offsets.astype(np.int8 if small else np.int32))
     except VideoDecodeError as error:
         raise type(error)(path, error.reason) from error
     except Exception as error:  # PyAV raises many types for unreadable input

@@ -22,12 +22,13 @@ A protocol (``ClipSpec.protocol``) fixes four things together (docs/RECIPES.md h
   the frames that exist, ``torch.linspace(start, start + clip_size − 1, T)``. Both: resize
   floors the long side (bilinear, no antialiasing, from the decoded size: ``resize_short_side``);
   crops: centre ``ceil((side − size) / 2)``, three crops left, centre, right.
-- ``pytorchvideo`` (main branch since 2022) and ``pytorchvideo-0.1.5``: a clip lasts
-  ``num_frames · sampling_rate / target_fps`` seconds, clip k starts at ``Δ·k/(K−1)`` (main) or
-  ``Δ·k/K`` (0.1.5) seconds (exact fractions, ``Δ = max(duration − clip duration, 0)``, duration =
-  frames / fps), takes the frames shown in ``[start, start + clip duration)``, and
-  ``UniformTemporalSubsample`` picks T of them with ``linspace(0, t − 1, T)`` — over the whole
-  video when it is shorter than a clip. Resize and crops as SlowFast's.
+- ``pytorchvideo`` (main branch since 2022) and ``pytorchvideo-0.1.5``, as PySlowFast's
+  pytorchvideo datasets use them (video only, ``T · s / target_fps`` seconds): in pytorchvideo's
+  exact fractions (:func:`pytorchvideo_clips`), clip k starts at ``Δ·k/(K−1)`` (main) or
+  ``Δ·k/K`` (0.1.5) seconds, ``Δ = max(duration − clip duration, 0)`` with the header's duration
+  (the last frame's time where it has none), and takes the frames whose pts lie in ``[start,
+  end)``; ``UniformTemporalSubsample`` picks T of them with ``linspace(0, t − 1, T)``, over the
+  whole video when it is shorter than a clip. Resize and crops as SlowFast's.
 - ``mmaction2`` (1.x ``SampleFrames(test_mode=True)``, file frames): the ``even`` placement with
   ``Δ = frames − ((T−1)·s+1)``; a video shorter than a clip starts every clip at 0 and
   ``out_of_bound_opt`` ``loop`` (default) wraps the indices, ``repeat_last`` repeats the last
@@ -50,7 +51,7 @@ import numpy as np
 import torch
 
 from a2video.data.clips import ClipSpec
-from a2video.data.decoding import VideoInfo
+from a2video.data.decoding import StreamHeader, VideoInfo
 from a2video.data.sampling import resample_to_fps, uniform_clip_indices
 
 # protocol → (crop style, resize rounding, resize filter); "antialias" lets the decoder resize.
@@ -75,22 +76,23 @@ def eval_clip_indices(spec: ClipSpec, info: VideoInfo, num_clips: int) -> np.nda
     """File frame numbers (K, T) of the ``num_clips`` evaluation clips of a video under ``spec.protocol``."""
     protocol = spec.protocol
     if protocol in ("slowfast", "slowfast-decode-all"):
-        header = info.header
-        fps = (header.average_rate if header is not None else 0.0) or info.fps or 30.0  # PyAV's average_rate
+        header, pts = stream_header(info)
+        fps = header.average_rate or info.fps or 30.0  # PyAV's average_rate
         clip_size = spec.sampling_rate * spec.num_frames / (spec.target_fps or fps) * fps
         # PySlowFast decodes the whole video when the header has no duration (MKV, WebM) or no
         # frame count (where its reader would divide by zero and skip the video).
-        if protocol == "slowfast-decode-all" or (header is not None and (header.duration is None or header.frames <= 0)):
+        if protocol == "slowfast-decode-all" or header.duration is None or header.frames <= 0:
             return np.stack([slowfast_decode_all_clip(info.num_frames, clip_size, k, num_clips, spec.num_frames)
                              for k in range(num_clips)])
-        if header is None:  # a stream described by hand: frames 512 ticks apart, as the header counts them
-            pts, frames, duration = np.arange(info.num_frames) * 512, info.num_frames, info.num_frames * 512
-        else:
-            pts, frames, duration = info.frame_pts(), header.frames, header.duration
-        return np.stack([slowfast_clip(pts, frames, duration, clip_size, k, num_clips, spec.num_frames)
+        return np.stack([slowfast_clip(pts, header.frames, header.duration, clip_size, k, num_clips, spec.num_frames)
                          for k in range(num_clips)])
     if protocol in ("pytorchvideo", "pytorchvideo-0.1.5"):
-        return pytorchvideo_clips(info.timestamps, info.fps or 30.0, spec, num_clips,
+        header, pts = stream_header(info)
+        # PySlowFast's pytorchvideo datasets: T·s / TARGET_FPS seconds, a float the sampler makes
+        # an exact Fraction of (0.4 s is then a hair over 0.4, and a frame at 0.4 s is inside).
+        clip_duration = Fraction(spec.num_frames * spec.sampling_rate / (spec.target_fps or header.average_rate
+                                                                         or info.fps))
+        return pytorchvideo_clips(pts, header, clip_duration, spec.num_frames, num_clips,
                                   divide_by_k_minus_1=protocol == "pytorchvideo")
     if protocol == "mmaction2":  # file frames: mmaction2 scales the clip instead of resampling the video
         base_clips = num_clips // 2 if spec.twice_sample else num_clips
@@ -144,23 +146,47 @@ def slowfast_clip(frame_pts: np.ndarray, header_frames: int, header_duration: in
     return first + _linspace_floor(0, clip_size - 1, num_frames, last - first)
 
 
-def pytorchvideo_clips(timestamps: np.ndarray, fps: float, spec: ClipSpec, num_clips: int, *,
-                       divide_by_k_minus_1: bool) -> np.ndarray:
-    """pytorchvideo's ``ConstantClipsPerVideoSampler`` + ``UniformTemporalSubsample``: file frames (K, T)."""
-    times = np.asarray(timestamps, dtype=np.float64)
-    rate = Fraction(fps).limit_denominator(1_000_000)
-    duration = Fraction(times.size) / rate
-    clip_duration = Fraction(spec.num_frames * spec.sampling_rate) / (
-        Fraction(spec.target_fps).limit_denominator(1_000_000) if spec.target_fps else rate)
-    step = Fraction(max(duration - clip_duration, 0), max(num_clips - 1, 1) if divide_by_k_minus_1 else num_clips)
+def pytorchvideo_clips(frame_pts: np.ndarray, header: StreamHeader, clip_duration: Fraction, num_frames: int,
+                       num_clips: int, *, divide_by_k_minus_1: bool) -> np.ndarray:
+    """pytorchvideo's ``ConstantClipsPerVideoSampler``, ``EncodedVideoPyAV.get_clip`` and
+    ``UniformTemporalSubsample``: file frames (K, T).
+
+    In pytorchvideo's exact fractions: the video's duration is the header's (``duration −
+    start_time`` ticks; without one, the last frame's pts less ``start_time``), clip k starts at
+    ``max(duration − clip_duration, 0) · k / (K − 1)`` (main) or ``/ K`` (0.1.5) and takes the
+    frames with ``ceil(start / time base) ≤ pts − start_time < ceil(end / time base)``.
+    """
+    time_base = Fraction(*header.time_base)
+    origin = header.start_time if header.start_time is not None else 0.0
+    duration = header.duration if header.duration is not None else int(frame_pts[-1])
+    video_duration = int(duration - origin) * time_base
+    largest_start = Fraction(max(video_duration - clip_duration, 0))
+    step = Fraction(largest_start, max(num_clips - 1, 1) if divide_by_k_minus_1 else num_clips)
     clips = []
     for k in range(num_clips):
         start = step * k
-        inside = np.flatnonzero((times >= float(start) - 1e-9) & (times < float(start + clip_duration) - 1e-9))
-        if inside.size == 0:  # a start past the last frame's time cannot happen for Δ >= 0; keep the last frame
-            inside = np.array([times.size - 1])
-        clips.append(inside[_linspace_floor(0, inside.size - 1, spec.num_frames, inside.size - 1)])
+        end = start + clip_duration
+        low, high = math.ceil(start / time_base) + origin, math.ceil(end / time_base) + origin
+        inside = np.flatnonzero((frame_pts >= low) & (frame_pts < high))
+        if inside.size == 0:  # pytorchvideo has no clip there and leaves it out; show the nearest frame
+            inside = np.array([min(int(np.searchsorted(frame_pts, low)), frame_pts.size - 1)])
+        clips.append(inside[_linspace_floor(0, inside.size - 1, num_frames, inside.size - 1)])
     return np.stack(clips)
+
+
+def stream_header(info: VideoInfo) -> tuple[StreamHeader, np.ndarray]:
+    """The stream's header and each frame's pts (ticks), what the peers' PyAV readers work from.
+
+    A stream described by hand (no probe: tests, a frame count and a rate) gets a muxer's
+    header: the MPEG 90 kHz clock, its frames ``round(90000 / fps)`` ticks apart from 0.
+    """
+    if info.header is not None:
+        return info.header, info.frame_pts()
+    fps = info.fps or 30.0
+    pts = np.round(info.timestamps * 90_000).astype(np.int64)
+    header = StreamHeader(frames=info.num_frames, duration=info.num_frames * round(90_000 / fps),
+                          time_base=(1, 90_000), average_rate=fps, first_pts=0, start_time=0)
+    return header, pts
 
 
 def mmaction2_clip_indices(video_frames: int, num_frames: int, stride: int, num_clips: int,

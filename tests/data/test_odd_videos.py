@@ -56,6 +56,27 @@ def test_probe_reports_what_a_player_shows(odd, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_probe_keeps_the_header_and_every_frames_pts_as_pyav_reports_them(odd, name):
+    """What the peers' readers place clips with: 90 header frames for 60 shown (edit list), no
+    duration in MKV/WebM, a first pts of 5000 on a millisecond clock (33/34 ticks apart), 1 in AVI."""
+    video = odd[name]
+    info = probe_video(video.path)
+    pts = []
+    with av.open(str(video.path)) as container:
+        stream = container.streams.video[info.stream_index]
+        header = (stream.frames, stream.duration, (stream.time_base.numerator, stream.time_base.denominator),
+                  float(stream.average_rate or 0), stream.start_time)
+        try:
+            for frame in container.decode(stream):
+                pts.append(frame.pts)
+        except av.error.InvalidDataError:  # the truncated MP4: PyAV stops inside the data
+            pass
+    ours = info.header
+    assert (ours.frames, ours.duration, ours.time_base, ours.average_rate, ours.start_time) == header
+    assert len(pts) >= info.num_frames - 2 and info.frame_pts()[: len(pts)].tolist() == pts[: info.num_frames]
+
+
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_frame_is_the_picture_a_player_shows(odd, name, backend):
     video = odd[name]
@@ -234,6 +255,51 @@ def test_slowfast_protocol_follows_the_header_of_an_edit_list_file(odd):
     assert indices[9].tolist() == [16, 25, 34, 43, 52, 58, 58, 58]
     # Clip 0 keeps the pts up to int(63 · 30720 / 90) = 21504: frames 0-42, and 43 past the end.
     assert indices[0].tolist() == [0, 9, 18, 27, 36, 43, 43, 43]
+
+
+def pytorchvideo_clip_pictures(path, num_frames: int, rate: int, target_fps: float, clips: int, *,
+                               main: bool) -> list[list[int]]:
+    """The pictures of each test clip as pytorchvideo 0.1.5 itself gives them (``EncodedVideoPyAV``,
+    video only as PySlowFast's pytorchvideo datasets decode it, and its ``ConstantClipsPerVideoSampler``),
+    then ``UniformTemporalSubsample``'s ``linspace``. ``main``: the main branch's sampler, which
+    divides by K - 1 (not released; its three lines written out here), on the same decoder."""
+    pyav = pytest.importorskip("pytorchvideo.data.encoded_video_pyav")
+    sampling = pytest.importorskip("pytorchvideo.data.clip_sampling")
+    with open(path, "rb") as file:
+        video = pyav.EncodedVideoPyAV(file, decode_audio=False)
+        sampler = sampling.ConstantClipsPerVideoSampler(num_frames * rate / target_fps, clips)
+        result = []
+        for k in range(clips):
+            start, end = sampler(None, video.duration, None)[:2]
+            if main:
+                largest = Fraction(max(video.duration - Fraction(num_frames * rate / target_fps), 0))
+                start = Fraction(largest, max(clips - 1, 1)) * k
+                end = start + Fraction(num_frames * rate / target_fps)
+            frames = video.get_clip(start, end)["video"].permute(1, 2, 3, 0).numpy().astype(np.uint8)
+            pictures = read_marks(frames)
+            index = torch.clamp(torch.linspace(0, len(pictures) - 1, num_frames), 0, len(pictures) - 1).long()
+            result.append(pictures[index].tolist())
+        video.close()
+    return result
+
+
+@pytest.mark.parametrize("name", ["25fps", "29.97fps"] + SLOWFAST_READER_NAMES)
+@pytest.mark.parametrize("protocol", ["pytorchvideo-0.1.5", "pytorchvideo"])
+def test_pytorchvideo_protocols_pick_pytorchvideos_own_frames(odd, tmp_path, name, protocol):
+    """Against the library (installed with the test extra): its header duration, its fractions,
+    its [start, end) in pts, on clean 25 and 29.97 fps files and the odd ones."""
+    if name.endswith("fps"):
+        path = tmp_path / f"{name}.mp4"
+        write_video(path, marked_frames(100, 48, 128), fps=25 if name == "25fps" else Fraction(30000, 1001),
+                    gop_size=12, preset="medium")
+        pictures = np.arange(100)
+    else:
+        path, pictures = odd[name].path, odd[name].pictures
+    info = probe_video(path)
+    for num_frames, rate, clips in [(8, 8, 10), (4, 3, 3), (8, 2, 5)]:
+        clip = ClipSpec(num_frames=num_frames, sampling_rate=rate, target_fps=30, protocol=protocol, test_clips=clips)
+        ours = pictures[eval_clip_indices(clip, info, clips)].tolist()
+        assert ours == pytorchvideo_clip_pictures(path, num_frames, rate, 30, clips, main=protocol == "pytorchvideo")
 
 
 @pytest.mark.parametrize("rotation", [90, 180, 270])

@@ -51,10 +51,11 @@ def slowfast_decode_all(frames: int, fps: float, num_frames: int, rate: int, tar
 
 
 def slowfast_selective(frames: int, fps: float, num_frames: int, rate: int, target: float, k: int, clips: int,
-                       ticks_per_frame: int = 512):
+                       ticks_per_frame: int | None = None):
     """``pyav_decode``: the clip's start and end frame become pts (``int(idx * duration / frames)``); the
     decoder keeps the frames with ``start_pts <= pts <= end_pts`` and one more (``buffer_size`` 0);
     those are sampled again as a video of their own, its clip starting at 0."""
+    ticks_per_frame = ticks_per_frame or round(90_000 / fps)  # a stream on the 90 kHz clock
     pts = [i * ticks_per_frame for i in range(frames)]
     timebase = frames * ticks_per_frame / frames  # stream duration / stream frames
     clip_size = rate * num_frames / target * fps
@@ -134,17 +135,21 @@ def test_slowfast_clip_size_follows_the_file_rate():
 
 
 def pytorchvideo_clips(frames: int, fps: int, num_frames: int, rate: int, target: int, clips: int, main: bool):
-    """``ConstantClipsPerVideoSampler`` in exact fractions, frames shown in ``[start, end)``,
-    ``UniformTemporalSubsample`` (float32 linspace over the frames of the clip)."""
-    times = [Fraction(i, fps) for i in range(frames)]
-    duration = Fraction(frames, fps)
-    clip_duration = Fraction(num_frames * rate, target)
-    largest_start = max(duration - clip_duration, Fraction(0))
-    step = largest_start / (max(clips - 1, 1) if main else clips)
+    """``ConstantClipsPerVideoSampler``, ``EncodedVideoPyAV.get_clip``, ``UniformTemporalSubsample``
+    on a stream at ``fps`` on the 90 kHz clock, in exact fractions: the clip duration is
+    ``Fraction`` of PySlowFast's float ``T * s / TARGET_FPS``, and a frame is in a clip when
+    ``ceil(start / tb) <= pts < ceil(end / tb)``."""
+    tb = Fraction(1, 90_000)
+    pts = [i * 90_000 // fps for i in range(frames)]
+    duration = frames * (90_000 // fps) * tb  # the header's duration, in seconds
+    clip_duration = Fraction(num_frames * rate / target)  # the float's exact value, as the sampler keeps it
+    largest_start = Fraction(max(duration - clip_duration, 0))
+    step = Fraction(largest_start, max(clips - 1, 1) if main else clips)
     result = []
     for k in range(clips):
         start = step * k
-        inside = [i for i, t in enumerate(times) if start <= t < start + clip_duration]
+        end = start + clip_duration
+        inside = [i for i, p in enumerate(pts) if math.ceil(start / tb) <= p < math.ceil(end / tb)]
         picked = torch.clamp(torch.linspace(0, len(inside) - 1, num_frames), 0, len(inside) - 1).long()
         result.append([inside[i] for i in picked.tolist()])
     return result
