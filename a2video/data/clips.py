@@ -58,7 +58,8 @@ class ClipSpec:
             :mod:`a2video.data.sampling`); ``None`` is ``even``.
         val_clips: Clips per video during validation.
         val_crops: Crops per clip during validation (1 or 3).
-        protocol: Whose evaluation protocol makes the views (:mod:`a2video.data.protocols`).
+        protocol: Whose protocol makes the test views, and the training clips where that peer
+            trains otherwise than by a stride (slowfast, pytorchvideo: :mod:`a2video.data.protocols`).
         twice_sample: mmaction2's ``twice_sample``: twice the test clips, spaced as mmaction2 1.x does (mmaction2 only).
     """
 

@@ -28,8 +28,7 @@ from torch.utils.data import Dataset
 from a2video.data.decoding import Backend, VideoDecodeError, VideoInfo, check_backend, probe_video, read_frames
 from a2video.data.lists import Sample
 from a2video.data.clips import DEFAULT_CLIP, ClipSpec
-from a2video.data.protocols import crop_style, eval_clip_indices, resize_filter, resize_rounding, timeline
-from a2video.data.sampling import random_clip_indices
+from a2video.data.protocols import crop_style, eval_clip_indices, resize_filter, resize_rounding, train_clip_indices
 from a2video.data.transforms import EvalClipTransform, TrainClipTransform, short_side_size
 from a2video.errors import A2VideoError
 
@@ -171,12 +170,10 @@ class TrainVideoDataset(_ListDataset):
 
     def _load_clip(self, path: str, rng: np.random.Generator) -> torch.Tensor:
         info = self._probe(path)
-        frames_at = timeline(info, self.clip.target_fps)
-        indices = random_clip_indices(frames_at.size, self.clip.num_frames, self.clip.sampling_rate, rng,
-                                      self.clip.train_short_video)
+        indices = train_clip_indices(self.clip, info, rng)  # (T,) frames of the file
         short_side = self.transform.sample_short_side(rng)
         size = short_side_size(info.height, info.width, short_side)
-        frames = read_frames(path, frames_at[indices], size, self.backend, num_threads=self.decode_threads, info=info,
+        frames = read_frames(path, indices, size, self.backend, num_threads=self.decode_threads, info=info,
                              device=self.decode_device)  # fmt: skip
         return self.transform(torch.from_numpy(frames), short_side, rng)  # frames: (T, H, W, C)
 

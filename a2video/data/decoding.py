@@ -69,7 +69,7 @@ class StreamHeader:
     """What the container's header says of the stream, as PyAV reports it.
 
     PySlowFast's reader places its clips from these values, not from the frames that exist
-    (:func:`a2video.data.protocols.slowfast_clip`), so they are kept as read, wrong or missing.
+    (:class:`a2video.data.protocols.SlowFastReader`), so they are kept as read, wrong or missing.
 
     Attributes:
         frames: ``stream.frames``: 0 where the container does not count them (MKV, WebM); an MP4

@@ -24,7 +24,7 @@ A protocol (``ClipSpec.protocol``) fixes four things together (docs/RECIPES.md h
   crops: centre ``ceil((side − size) / 2)``, three crops left, centre, right.
 - ``pytorchvideo`` (main branch since 2022) and ``pytorchvideo-0.1.5``, as PySlowFast's
   pytorchvideo datasets use them (video only, ``T · s / target_fps`` seconds): in pytorchvideo's
-  exact fractions (:func:`pytorchvideo_clips`), clip k starts at ``Δ·k/(K−1)`` (main) or
+  exact fractions (:class:`PytorchvideoReader`), clip k starts at ``Δ·k/(K−1)`` (main) or
   ``Δ·k/K`` (0.1.5) seconds, ``Δ = max(duration − clip duration, 0)`` with the header's duration
   (the last frame's time where it has none), and takes the frames whose pts lie in ``[start,
   end)``; ``UniformTemporalSubsample`` picks T of them with ``linspace(0, t − 1, T)``, over the
@@ -39,7 +39,9 @@ A protocol (``ClipSpec.protocol``) fixes four things together (docs/RECIPES.md h
   ``w_step`` (``w_step = (w − size) // 2``) in the order left, right, centre.
 
 All functions return frame numbers of the file (what :func:`a2video.data.decoding.read_frames`
-takes). Training clips are not part of a protocol (they follow ``sampling`` in every protocol).
+takes). Training clips (:func:`train_clip_indices`) follow the protocol too where the peer
+trains differently from a stride: the PySlowFast and pytorchvideo ones draw the clip's start at
+random and read it as at test, so training and test clips span the same time.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ import torch
 
 from a2video.data.clips import ClipSpec
 from a2video.data.decoding import StreamHeader, VideoInfo
-from a2video.data.sampling import resample_to_fps, uniform_clip_indices
+from a2video.data.sampling import random_clip_indices, resample_to_fps, uniform_clip_indices
 
 # protocol → (crop style, resize rounding, resize filter); "antialias" lets the decoder resize.
 PIXEL_RULES: dict[str, tuple[str, str, str]] = {
@@ -75,25 +77,13 @@ def timeline(info: VideoInfo, target_fps: float | None) -> np.ndarray:
 def eval_clip_indices(spec: ClipSpec, info: VideoInfo, num_clips: int) -> np.ndarray:
     """File frame numbers (K, T) of the ``num_clips`` evaluation clips of a video under ``spec.protocol``."""
     protocol = spec.protocol
-    if protocol in ("slowfast", "slowfast-decode-all"):
-        header, pts = stream_header(info)
-        fps = header.average_rate or info.fps or 30.0  # PyAV's average_rate
-        clip_size = spec.sampling_rate * spec.num_frames / (spec.target_fps or fps) * fps
-        # PySlowFast decodes the whole video when the header has no duration (MKV, WebM) or no
-        # frame count (where its reader would divide by zero and skip the video).
-        if protocol == "slowfast-decode-all" or header.duration is None or header.frames <= 0:
-            return np.stack([slowfast_decode_all_clip(info.num_frames, clip_size, k, num_clips, spec.num_frames)
-                             for k in range(num_clips)])
-        return np.stack([slowfast_clip(pts, header.frames, header.duration, clip_size, k, num_clips, spec.num_frames)
-                         for k in range(num_clips)])
-    if protocol in ("pytorchvideo", "pytorchvideo-0.1.5"):
-        header, pts = stream_header(info)
-        # PySlowFast's pytorchvideo datasets: T·s / TARGET_FPS seconds, a float the sampler makes
-        # an exact Fraction of (0.4 s is then a hair over 0.4, and a frame at 0.4 s is inside).
-        clip_duration = Fraction(spec.num_frames * spec.sampling_rate / (spec.target_fps or header.average_rate
-                                                                         or info.fps))
-        return pytorchvideo_clips(pts, header, clip_duration, spec.num_frames, num_clips,
-                                  divide_by_k_minus_1=protocol == "pytorchvideo")
+    if protocol in SLOWFAST:
+        reader = SlowFastReader(spec, info)
+        return np.stack([reader.clip(reader.largest_start() * k / num_clips) for k in range(num_clips)])
+    if protocol in PYTORCHVIDEO:
+        reader = PytorchvideoReader(spec, info)
+        step = Fraction(reader.largest_start(), max(num_clips - 1, 1) if protocol == "pytorchvideo" else num_clips)
+        return np.stack([reader.clip(step * k) for k in range(num_clips)])
     if protocol == "mmaction2":  # file frames: mmaction2 scales the clip instead of resampling the video
         base_clips = num_clips // 2 if spec.twice_sample else num_clips
         return mmaction2_clip_indices(info.num_frames, spec.num_frames, spec.sampling_rate, base_clips,
@@ -105,73 +95,112 @@ def eval_clip_indices(spec: ClipSpec, info: VideoInfo, num_clips: int) -> np.nda
     return frames[clips]
 
 
+def train_clip_indices(spec: ClipSpec, info: VideoInfo, rng: np.random.Generator) -> np.ndarray:
+    """File frame numbers (T,) of one random training clip under ``spec.protocol``.
+
+    The PySlowFast and pytorchvideo protocols train as those do, so that a model sees the same
+    span of time in training and at test: PySlowFast draws the start uniformly in ``[0, Δ]``
+    frames (``clip_idx = -1``), pytorchvideo's ``RandomClipSampler`` in ``[0, Δ]`` seconds, and
+    both read that clip as at test. The others take every s-th frame of the timeline from a random
+    frame (:func:`a2video.data.sampling.random_clip_indices`), as mmaction2's ``SampleFrames`` does.
+    """
+    if spec.protocol in SLOWFAST:
+        reader = SlowFastReader(spec, info)
+        return reader.clip(rng.uniform(0, reader.largest_start()))
+    if spec.protocol in PYTORCHVIDEO:
+        reader = PytorchvideoReader(spec, info)
+        return reader.clip(Fraction(rng.uniform(0, reader.largest_start())))
+    frames = timeline(info, spec.target_fps)
+    return frames[random_clip_indices(frames.size, spec.num_frames, spec.sampling_rate, rng, spec.train_short_video)]
+
+
 def _linspace_floor(start: float, end: float, count: int, last: int) -> np.ndarray:
     """``torch.linspace(start, end, count)`` (float32) clamped to ``[0, last]`` and truncated, as the peers do."""
     index = torch.clamp(torch.linspace(start, end, count), 0, last).long()
     return index.numpy().astype(np.int64)
 
 
-def _slowfast_start_end(video_size: float, clip_size: float, clip_index: int, num_clips: int) -> tuple[float, float]:
-    """``get_start_end_idx`` of a test clip: float start and end frame."""
-    start = max(video_size - clip_size, 0) * clip_index / num_clips
-    return start, start + clip_size - 1
+class SlowFastReader:
+    """PySlowFast's ``decoder.py`` with PyAV: which frames make the clip that starts at a frame.
 
-
-def slowfast_decode_all_clip(video_frames: int, clip_size: float, clip_index: int, num_clips: int,
-                             num_frames: int) -> np.ndarray:
-    """PySlowFast's frames (T,) of test clip ``clip_index`` when every frame is decoded: the clip
-    placed on the frames that exist."""
-    start, end = _slowfast_start_end(video_frames, clip_size, clip_index, num_clips)
-    return _linspace_floor(start, end, num_frames, video_frames - 1)
-
-
-def slowfast_clip(frame_pts: np.ndarray, header_frames: int, header_duration: int, clip_size: float,
-                  clip_index: int, num_clips: int, num_frames: int) -> np.ndarray:
-    """PySlowFast's frames (T,) of test clip ``clip_index`` with its PyAV reader (selective decoding).
-
-    The clip is placed on the header's frame count and turned into a pts range with the header's
-    ticks per frame (``duration / frames``), truncated; the reader keeps the frames whose pts lie
-    in the range and the first one past it, and the clip's frames are sampled among those. Where
-    the header is wrong (an MP4 edit list hides frames it counts, a variable rate, a start
-    offset), these are other frames than the counts alone would give, as there.
+    A clip spans ``clip_size = T · s / target_fps · fps`` frames (fps: the header's average rate).
+    Selective decoding (a header with a duration and a frame count) places the clip on the
+    header's count, turns start and end into pts with the header's ticks per frame (``duration /
+    frames``, truncated), keeps the frames whose pts lie between them and the first one after,
+    and samples ``linspace(0, clip_size − 1, T)`` among those. Where the header is wrong (an MP4
+    edit list hides frames it counts, a variable rate, a start offset), these are other frames
+    than the counts alone would give, as there. Otherwise (``slowfast-decode-all``, or a header
+    without a duration, MKV and WebM, or without a frame count, where PySlowFast's reader would
+    divide by zero) every frame is decoded and the clip is ``linspace(start, start + clip_size −
+    1, T)`` over them.
     """
-    start, end = _slowfast_start_end(header_frames, clip_size, clip_index, num_clips)
-    ticks_per_frame = header_duration / header_frames
-    start_pts, end_pts = int(start * ticks_per_frame), int(end * ticks_per_frame)
-    first = int(np.searchsorted(frame_pts, start_pts, side="left"))
-    if first >= frame_pts.size:  # PySlowFast gets no frame and gives up on the video; show the last
-        first = frame_pts.size - 1
-    last = min(int(np.searchsorted(frame_pts, end_pts, side="right")), frame_pts.size - 1)  # one past the end
-    last = max(last, first)
-    return first + _linspace_floor(0, clip_size - 1, num_frames, last - first)
+
+    def __init__(self, spec: ClipSpec, info: VideoInfo) -> None:
+        self.header, self.pts = stream_header(info)
+        fps = self.header.average_rate or info.fps or 30.0
+        self.clip_size = spec.sampling_rate * spec.num_frames / (spec.target_fps or fps) * fps
+        self.num_frames = spec.num_frames
+        self.decode_all = (spec.protocol == "slowfast-decode-all" or self.header.duration is None
+                           or self.header.frames <= 0)
+        self.size = info.num_frames if self.decode_all else self.header.frames  # what get_start_end_idx counts
+
+    def largest_start(self) -> float:
+        """Δ: the latest first frame of a clip (0 for a video shorter than a clip)."""
+        return max(self.size - self.clip_size, 0)
+
+    def clip(self, start: float) -> np.ndarray:
+        """File frames (T,) of the clip whose first frame is at ``start`` (a float frame number)."""
+        end = start + self.clip_size - 1
+        if self.decode_all:
+            return _linspace_floor(start, end, self.num_frames, self.pts.size - 1)
+        ticks_per_frame = self.header.duration / self.header.frames
+        start_pts, end_pts = int(start * ticks_per_frame), int(end * ticks_per_frame)
+        first = int(np.searchsorted(self.pts, start_pts, side="left"))
+        if first >= self.pts.size:  # PySlowFast gets no frame and gives up on the video; show the last
+            first = self.pts.size - 1
+        last = min(int(np.searchsorted(self.pts, end_pts, side="right")), self.pts.size - 1)  # one past the end
+        last = max(last, first)
+        return first + _linspace_floor(0, self.clip_size - 1, self.num_frames, last - first)
 
 
-def pytorchvideo_clips(frame_pts: np.ndarray, header: StreamHeader, clip_duration: Fraction, num_frames: int,
-                       num_clips: int, *, divide_by_k_minus_1: bool) -> np.ndarray:
-    """pytorchvideo's ``ConstantClipsPerVideoSampler``, ``EncodedVideoPyAV.get_clip`` and
-    ``UniformTemporalSubsample``: file frames (K, T).
+class PytorchvideoReader:
+    """pytorchvideo's ``EncodedVideoPyAV.get_clip`` and ``UniformTemporalSubsample``, in its
+    exact fractions, for the clip that starts at a time.
 
-    In pytorchvideo's exact fractions: the video's duration is the header's (``duration −
-    start_time`` ticks; without one, the last frame's pts less ``start_time``), clip k starts at
-    ``max(duration − clip_duration, 0) · k / (K − 1)`` (main) or ``/ K`` (0.1.5) and takes the
-    frames with ``ceil(start / time base) ≤ pts − start_time < ceil(end / time base)``.
+    The clip lasts ``Fraction`` of the float ``T · s / target_fps`` (as PySlowFast's pytorchvideo
+    datasets and the samplers keep it: 0.4 s is a hair over, a frame at 0.4 s is in); the video's
+    duration is the header's (``duration − start_time`` ticks; without one, the last frame's pts
+    less ``start_time``); a clip takes the frames with ``ceil(start / time base) ≤ pts −
+    start_time < ceil(end / time base)`` and ``linspace(0, t − 1, T)`` of them.
     """
-    time_base = Fraction(*header.time_base)
-    origin = header.start_time if header.start_time is not None else 0.0
-    duration = header.duration if header.duration is not None else int(frame_pts[-1])
-    video_duration = int(duration - origin) * time_base
-    largest_start = Fraction(max(video_duration - clip_duration, 0))
-    step = Fraction(largest_start, max(num_clips - 1, 1) if divide_by_k_minus_1 else num_clips)
-    clips = []
-    for k in range(num_clips):
-        start = step * k
-        end = start + clip_duration
-        low, high = math.ceil(start / time_base) + origin, math.ceil(end / time_base) + origin
-        inside = np.flatnonzero((frame_pts >= low) & (frame_pts < high))
+
+    def __init__(self, spec: ClipSpec, info: VideoInfo) -> None:
+        self.header, self.pts = stream_header(info)
+        self.clip_duration = Fraction(spec.num_frames * spec.sampling_rate / (
+            spec.target_fps or self.header.average_rate or info.fps))
+        self.num_frames = spec.num_frames
+        self.time_base = Fraction(*self.header.time_base)
+        self.origin = self.header.start_time if self.header.start_time is not None else 0
+        duration = self.header.duration if self.header.duration is not None else int(self.pts[-1])
+        self.duration = int(duration - self.origin) * self.time_base
+
+    def largest_start(self) -> Fraction:
+        """The latest start of a clip, in seconds (0 for a video shorter than a clip)."""
+        return Fraction(max(self.duration - self.clip_duration, 0))
+
+    def clip(self, start: Fraction) -> np.ndarray:
+        """File frames (T,) of the clip that starts ``start`` seconds after the stream's start time."""
+        end = start + self.clip_duration
+        low = math.ceil(start / self.time_base) + self.origin
+        high = math.ceil(end / self.time_base) + self.origin
+        inside = np.flatnonzero((self.pts >= low) & (self.pts < high))
         if inside.size == 0:  # pytorchvideo has no clip there and leaves it out; show the nearest frame
-            inside = np.array([min(int(np.searchsorted(frame_pts, low)), frame_pts.size - 1)])
-        clips.append(inside[_linspace_floor(0, inside.size - 1, num_frames, inside.size - 1)])
-    return np.stack(clips)
+            inside = np.array([min(int(np.searchsorted(self.pts, low)), self.pts.size - 1)])
+        return inside[_linspace_floor(0, inside.size - 1, self.num_frames, inside.size - 1)]
+
+
+SLOWFAST = ("slowfast", "slowfast-decode-all")
+PYTORCHVIDEO = ("pytorchvideo", "pytorchvideo-0.1.5")
 
 
 def stream_header(info: VideoInfo) -> tuple[StreamHeader, np.ndarray]:

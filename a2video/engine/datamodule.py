@@ -65,7 +65,8 @@ class VideoDataModule(pl.LightningDataModule):
             every checkpoint, so ``predict``, ``features`` and ``explain`` sample as ``test`` did).
             ``protocol`` (``a2video``, ``slowfast``, ``slowfast-decode-all``, ``pytorchvideo``,
             ``pytorchvideo-0.1.5``, ``mmaction2``) sets the evaluation clips, the frames inside them,
-            short videos and crop/resize rounding together (:mod:`a2video.data.protocols`).
+            short videos and crop/resize rounding together, and the training clips of the
+            PySlowFast and pytorchvideo protocols (:mod:`a2video.data.protocols`).
         horizontal_flip: Flip training clips left-right half of the time. Turn it off when a
             class is defined by a direction (move left / move right, Something-Something, the
             synthetic set): a flip would give the clip the other class's motion and keep its label.

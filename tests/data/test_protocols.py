@@ -17,10 +17,16 @@ import pytest
 import torch
 
 from a2video.data.clips import ClipSpec, ClipSpecError
-from a2video.data.datasets import EvalVideoDataset
+from a2video.data.datasets import EvalVideoDataset, TrainVideoDataset
 from a2video.data.decoding import StreamHeader, VideoInfo, probe_video, read_frames
 from a2video.data.encoding import write_video
-from a2video.data.protocols import crop_style, eval_clip_indices, mmaction2_clip_indices, resize_rounding
+from a2video.data.protocols import (
+    crop_style,
+    eval_clip_indices,
+    mmaction2_clip_indices,
+    resize_rounding,
+    train_clip_indices,
+)
 from a2video.data.transforms import crop_offsets, short_side_size
 from video_codes import coded_frames, read_codes
 
@@ -51,16 +57,17 @@ def slowfast_decode_all(frames: int, fps: float, num_frames: int, rate: int, tar
 
 
 def slowfast_selective(frames: int, fps: float, num_frames: int, rate: int, target: float, k: int, clips: int,
-                       ticks_per_frame: int | None = None):
+                       ticks_per_frame: int | None = None, start_idx: float | None = None):
     """``pyav_decode``: the clip's start and end frame become pts (``int(idx * duration / frames)``); the
     decoder keeps the frames with ``start_pts <= pts <= end_pts`` and one more (``buffer_size`` 0);
-    those are sampled again as a video of their own, its clip starting at 0."""
+    those are sampled again as a video of their own, its clip starting at 0. ``start_idx``: a
+    training clip's start (``clip_idx = -1`` draws it uniformly in ``[0, delta]``)."""
     ticks_per_frame = ticks_per_frame or round(90_000 / fps)  # a stream on the 90 kHz clock
     pts = [i * ticks_per_frame for i in range(frames)]
     timebase = frames * ticks_per_frame / frames  # stream duration / stream frames
     clip_size = rate * num_frames / target * fps
     delta = max(frames - clip_size, 0)
-    start_idx = delta * k / clips
+    start_idx = delta * k / clips if start_idx is None else start_idx
     end_idx = start_idx + clip_size - 1
     start_pts, end_pts = int(start_idx * timebase), int(end_idx * timebase)
     kept = []
@@ -134,7 +141,8 @@ def test_slowfast_clip_size_follows_the_file_rate():
 # ---------------------------------------------------------------------------- pytorchvideo
 
 
-def pytorchvideo_clips(frames: int, fps: int, num_frames: int, rate: int, target: int, clips: int, main: bool):
+def pytorchvideo_clips(frames: int, fps: int, num_frames: int, rate: int, target: int, clips: int, main: bool,
+                       train_draw: float | None = None):
     """``ConstantClipsPerVideoSampler``, ``EncodedVideoPyAV.get_clip``, ``UniformTemporalSubsample``
     on a stream at ``fps`` on the 90 kHz clock, in exact fractions: the clip duration is
     ``Fraction`` of PySlowFast's float ``T * s / TARGET_FPS``, and a frame is in a clip when
@@ -148,6 +156,8 @@ def pytorchvideo_clips(frames: int, fps: int, num_frames: int, rate: int, target
     result = []
     for k in range(clips):
         start = step * k
+        if train_draw is not None:  # RandomClipSampler: Fraction(random.uniform(0, largest start))
+            start = Fraction(train_draw)
         end = start + clip_duration
         inside = [i for i, p in enumerate(pts) if math.ceil(start / tb) <= p < math.ceil(end / tb)]
         picked = torch.clamp(torch.linspace(0, len(inside) - 1, num_frames), 0, len(inside) - 1).long()
@@ -177,6 +187,56 @@ def test_pytorchvideo_matches_its_sampler(frames, fps):
             expected = pytorchvideo_clips(frames, fps, 8, 8, 30, clips, main)
             got = eval_clip_indices(spec(protocol), info(frames, float(fps)), clips)
             assert got.tolist() == expected, (protocol, frames, fps, clips)
+
+
+# --------------------------------------------------------------------------- training clips
+
+
+@pytest.mark.parametrize("frames, fps", [(300, 30), (250, 25), (50, 30), (1000, 60)])
+def test_training_clips_follow_the_peers_random_samplers(frames, fps):
+    """PySlowFast's ``clip_idx = -1`` (a start uniform in [0, delta] frames, then the test-time
+    reader) and pytorchvideo's ``RandomClipSampler`` (uniform in [0, largest start] seconds)."""
+    for seed in range(25):
+        draw = np.random.default_rng(seed)
+        start = draw.uniform(0, max(frames - 64 / 30 * fps, 0))
+        expected = slowfast_selective(frames, fps, 8, 8, 30.0, 0, 1, start_idx=start)
+        got = train_clip_indices(spec("slowfast"), info(frames, float(fps)), np.random.default_rng(seed))
+        assert got.tolist() == expected, (frames, fps, seed)
+        duration = Fraction(frames * (90_000 // fps), 90_000)
+        largest = Fraction(max(duration - Fraction(64 / 30), 0))
+        draw = np.random.default_rng(seed).uniform(0, largest)
+        for protocol in ("pytorchvideo", "pytorchvideo-0.1.5"):
+            expected = pytorchvideo_clips(frames, fps, 8, 8, 30, 1, protocol == "pytorchvideo", train_draw=draw)[0]
+            got = train_clip_indices(spec(protocol), info(frames, float(fps)), np.random.default_rng(seed))
+            assert got.tolist() == expected, (protocol, frames, fps, seed)
+
+
+def test_training_clips_span_the_test_clips_time():
+    """8 x 8 at 30 fps: PySlowFast's and pytorchvideo's training clips, like their test clips, spread
+    8 frames over 64 (steps of 9); a2video's and mmaction2's take every 8th frame."""
+    video = info(300, 30.0)
+    for seed in range(10):
+        for protocol in ("slowfast", "slowfast-decode-all", "pytorchvideo", "pytorchvideo-0.1.5"):
+            clip = train_clip_indices(spec(protocol), video, np.random.default_rng(seed))
+            assert np.diff(clip).tolist() == [9] * 7 and 0 <= clip[0] and clip[-1] < 300, protocol
+        for protocol in ("a2video", "mmaction2"):
+            clip = train_clip_indices(spec(protocol), video, np.random.default_rng(seed))
+            assert np.diff(clip).tolist() == [8] * 7, protocol
+    starts = {int(train_clip_indices(spec("slowfast"), video, np.random.default_rng(seed))[0]) for seed in range(200)}
+    assert min(starts) < 20 and max(starts) > 216  # the whole of [0, 236] is reachable
+
+
+def test_the_training_dataset_reads_the_protocols_clip(tmp_path):
+    write_video(tmp_path / "v.mp4", coded_frames(120, height=32, width=32), fps=30, gop_size=10)
+    for protocol, step in (("slowfast", 10), ("a2video", 8)):
+        clip = ClipSpec(num_frames=4, sampling_rate=8, target_fps=30, protocol=protocol, train_scale_range=(32, 32),
+                        crop_size=32)
+        dataset = TrainVideoDataset([("v.mp4", 0)], tmp_path, clip=clip, flip_probability=0.0)
+        for seed in range(5):
+            video = dataset[(0, seed)]["video"].permute(1, 2, 3, 0).numpy()  # (T, 32, 32, C)
+            codes = read_codes(video)
+            # slowfast: linspace(0, 31, 4) over a 32-frame span; a2video: every 8th frame.
+            assert np.diff(codes).tolist() == ([10, 10, 11] if step == 10 else [8, 8, 8]), protocol
 
 
 # ------------------------------------------------------------------------------- mmaction2
