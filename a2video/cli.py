@@ -47,6 +47,7 @@ COMMANDS: dict[str, Command] = {
     "features": Command("per-video pre-logit embeddings to .npz"),
     "analyze": Command("views curve, per-class, calibration, ensembles of test runs"),
     "explain": Command("the A² attention maps of a model on one video (MP4, PNG)"),
+    "views": Command("the frames, times, pts and crops of each test view of videos"),
     "average-splits": Command("mean of several splits' metrics.json"),
 }
 
