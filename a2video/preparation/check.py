@@ -11,7 +11,8 @@ processes. Each video ends in one status:
   ``rotated`` (display rotation), ``high_bit_depth`` (more than 8 bits), ``pyav_only`` (decord,
   or torchcodec with ``--backend torchcodec``, cannot decode it or disagrees with the probe, so
   the slower PyAV does), ``truncated`` (the file ends before its header says; its clips are
-  sampled within the frames that exist);
+  sampled within the frames that exist), ``header_count`` (the header counts other frames than
+  are shown, e.g. those an MP4 edit list hides: the ``slowfast`` protocol's clips move with it);
 - ``ok``.
 
 A too-short video is flagged too. The CSV report lists every video that is not ``ok`` (all of
@@ -102,6 +103,10 @@ def check_video(path: str, *, span: int, target_fps: float | None = None, backen
         odd["rotated"] = f"display rotation {info.rotation} degrees"
     if info.bit_depth > 8:
         odd["high_bit_depth"] = f"{info.bit_depth}-bit ({info.pixel_format})"
+    header = info.header
+    if header is not None and header.frames > 0 and header.frames != info.num_frames and not info.truncated:
+        odd["header_count"] = (f"the header counts {header.frames} frames where {info.num_frames} are shown "
+                               "(PySlowFast's reader, protocol slowfast, places its clips on the header's count)")
     timeline = info.num_frames if target_fps is None else resample_to_fps(info.timestamps, target_fps).size
     reasons = list(odd.values())
     if timeline < span:

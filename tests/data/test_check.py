@@ -15,7 +15,7 @@ from a2video.preparation.check import CheckError, check_video
 from a2video.errors import ConfigError
 from a2video.data.encoding import write_video
 from a2video.data.lists import write_list
-from odd_videos import marked_frames, rotated, ten_bit, truncated, two_streams, variable_rate
+from odd_videos import edit_list, marked_frames, rotated, ten_bit, truncated, two_streams, variable_rate
 from video_codes import make_bad_videos
 
 
@@ -52,8 +52,10 @@ def dataset(tmp_path_factory):
         "vfr.mkv": ("odd", "variable_rate"),
         "tenbit.mp4": ("odd", "high_bit_depth"),
         "truncated.mp4": ("odd", "truncated"),
+        "editlist.mp4": ("odd", "header_count"),
     }
     rotated(root, 90), two_streams(root), variable_rate(root, ".mkv"), ten_bit(root), truncated(root, ".mp4")
+    edit_list(root)
     (root / "whole.mp4").unlink()
     assert set(bad) == {"empty", "truncated", "text"}
     return root, expected
@@ -87,6 +89,8 @@ def test_a_folder_scan_reports_each_kind_of_problem(dataset, tmp_path, capsys):
     assert report["two_streams.mp4"]["video_streams"] == "2"
     assert report["tenbit.mp4"]["bit_depth"] == "10"
     assert "pyav_only" in report["truncated.mp4"]["flags"]  # decord cannot open it; PyAV reads what exists
+    assert "header_count" not in report["truncated.mp4"]["flags"]  # said by "truncated" already
+    assert "counts 90 frames where 60 are shown" in report["editlist.mp4"]["reason"]
     printed = capsys.readouterr().out
     assert f"{len(expected)} videos checked" in printed
     counts = {status: sum(s == status for s, _ in expected.values()) for status in ("unreadable", "odd", "ok")}
