@@ -200,7 +200,8 @@ class EvalVideoDataset(_ListDataset):
         samples: (path relative to ``video_root``, label) pairs.
         video_root: Folder the paths are relative to.
         clip: The clip, the protocol and the views (:class:`a2video.data.clips.ClipSpec`).
-        stage: ``"test"`` or ``"val"``: which of the spec's clip and crop counts.
+        stage: ``"test"`` or ``"val"``: which of the spec's clip and crop counts (and, for the
+            peers' protocols, where validation clips start: :func:`~a2video.data.protocols.eval_clip_indices`).
         backend: Decoder (``"decord"`` and ``"torchcodec"`` fall back to PyAV per file).
         decode_threads: Decoder threads per item.
         decode_device: ``"cpu"``, or ``"cuda"`` / ``"cuda:N"`` to decode with torchcodec on a GPU.
@@ -222,6 +223,7 @@ class EvalVideoDataset(_ListDataset):
     ) -> None:
         check_backend(backend, decode_device)
         super().__init__(samples, video_root, clip)
+        self.stage = stage
         self.num_clips, num_crops = clip.views(stage)
         self.transform = eval_transform(clip, num_crops)
         self.backend = backend
@@ -251,7 +253,7 @@ class EvalVideoDataset(_ListDataset):
 
     def _load_views(self, path: str) -> torch.Tensor:
         info = self._probe(path)
-        clips = eval_clip_indices(self.clip, info, self.num_clips)  # (K, T) frames of the file
+        clips = eval_clip_indices(self.clip, info, self.num_clips, stage=self.stage)  # (K, T) frames of the file
         size = self.transform.frame_size(info.height, info.width)
         frames = read_frames(path, clips, size, self.backend, num_threads=self.decode_threads, info=info,
                              device=self.decode_device)  # fmt: skip

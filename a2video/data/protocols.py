@@ -74,15 +74,27 @@ def timeline(info: VideoInfo, target_fps: float | None) -> np.ndarray:
     return resample_to_fps(info.timestamps, target_fps)
 
 
-def eval_clip_indices(spec: ClipSpec, info: VideoInfo, num_clips: int) -> np.ndarray:
-    """File frame numbers (K, T) of the ``num_clips`` evaluation clips of a video under ``spec.protocol``."""
+def eval_clip_indices(spec: ClipSpec, info: VideoInfo, num_clips: int, *, stage: str = "test") -> np.ndarray:
+    """File frame numbers (K, T) of the ``num_clips`` evaluation clips of a video under ``spec.protocol``.
+
+    ``stage="val"``: PySlowFast and pytorchvideo validate on one random clip; ours ranks the
+    ``best`` checkpoint, so it is deterministic: the peer's clips at even starts (one clip: the
+    centre one, as mmaction2's and a2video's), read as the peer reads them.
+    """
     protocol = spec.protocol
     if protocol in SLOWFAST:
         reader = SlowFastReader(spec, info)
-        return np.stack([reader.clip(reader.largest_start() * k / num_clips) for k in range(num_clips)])
+        largest = reader.largest_start()
+        validating = stage in ("val", "validate")
+        starts = _even_starts(largest, num_clips) if validating else [largest * k / num_clips
+                                                                       for k in range(num_clips)]
+        return np.stack([reader.clip(start) for start in starts])
     if protocol in PYTORCHVIDEO:
         reader = PytorchvideoReader(spec, info)
-        step = Fraction(reader.largest_start(), max(num_clips - 1, 1) if protocol == "pytorchvideo" else num_clips)
+        largest = reader.largest_start()
+        if stage in ("val", "validate"):
+            return np.stack([reader.clip(start) for start in _even_starts(largest, num_clips)])
+        step = Fraction(largest, max(num_clips - 1, 1) if protocol == "pytorchvideo" else num_clips)
         return np.stack([reader.clip(step * k) for k in range(num_clips)])
     if protocol == "mmaction2":  # file frames: mmaction2 scales the clip instead of resampling the video
         base_clips = num_clips // 2 if spec.twice_sample else num_clips
@@ -112,6 +124,13 @@ def train_clip_indices(spec: ClipSpec, info: VideoInfo, rng: np.random.Generator
         return reader.clip(Fraction(rng.uniform(0, reader.largest_start())))
     frames = timeline(info, spec.target_fps)
     return frames[random_clip_indices(frames.size, spec.num_frames, spec.sampling_rate, rng, spec.train_short_video)]
+
+
+def _even_starts(largest, num_clips: int) -> list:
+    """Starts from 0 to ``largest`` in equal steps; one clip starts at ``largest / 2`` (the centre)."""
+    if num_clips == 1:
+        return [largest / 2]
+    return [largest * k / (num_clips - 1) for k in range(num_clips)]
 
 
 def _linspace_floor(start: float, end: float, count: int, last: int) -> np.ndarray:

@@ -226,6 +226,21 @@ def test_training_clips_span_the_test_clips_time():
     assert min(starts) < 20 and max(starts) > 216  # the whole of [0, 236] is reachable
 
 
+def test_validation_clips_of_the_peers_protocols_are_centred_and_fixed():
+    """One validation clip: the centre of the span a clip can start in, read by the peer's reader."""
+    video = info(300, 30.0)
+    one = spec("slowfast", val_clips=1)
+    assert eval_clip_indices(one, video, 1, stage="val").tolist() == [
+        slowfast_selective(300, 30.0, 8, 8, 30.0, 0, 1, start_idx=236 / 2)]
+    assert eval_clip_indices(one, video, 1, stage="test")[0, 0] == 0  # PySlowFast's one test clip: the start
+    largest = Fraction(max(Fraction(300 * 3000, 90_000) - Fraction(64 / 30), 0))
+    for protocol in ("pytorchvideo", "pytorchvideo-0.1.5"):
+        expected = pytorchvideo_clips(300, 30, 8, 8, 30, 1, False, train_draw=largest / 2)
+        assert eval_clip_indices(spec(protocol), video, 1, stage="val").tolist() == expected
+    three = eval_clip_indices(spec("slowfast"), video, 3, stage="val")
+    assert three[0, 0] == 0 and three[-1, -1] == 299  # even: the first at the start, the last at the end
+
+
 def test_the_training_dataset_reads_the_protocols_clip(tmp_path):
     write_video(tmp_path / "v.mp4", coded_frames(120, height=32, width=32), fps=30, gop_size=10)
     for protocol, step in (("slowfast", 10), ("a2video", 8)):
