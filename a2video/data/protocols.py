@@ -82,20 +82,15 @@ def eval_clip_indices(spec: ClipSpec, info: VideoInfo, num_clips: int, *, stage:
     centre one, as mmaction2's and a2video's), read as the peer reads them.
     """
     protocol = spec.protocol
-    if protocol in SLOWFAST:
-        reader = SlowFastReader(spec, info)
-        largest = reader.largest_start()
-        validating = stage in ("val", "validate")
-        starts = _even_starts(largest, num_clips) if validating else [largest * k / num_clips
-                                                                       for k in range(num_clips)]
-        return np.stack([reader.clip(start) for start in starts])
-    if protocol in PYTORCHVIDEO:
-        reader = PytorchvideoReader(spec, info)
-        largest = reader.largest_start()
+    if protocol in SLOWFAST or protocol in PYTORCHVIDEO:
+        reader = SlowFastReader(spec, info) if protocol in SLOWFAST else PytorchvideoReader(spec, info)
+        largest = reader.largest_start()  # frames (PySlowFast) or an exact Fraction of seconds (pytorchvideo)
         if stage in ("val", "validate"):
-            return np.stack([reader.clip(start) for start in _even_starts(largest, num_clips)])
-        step = Fraction(largest, max(num_clips - 1, 1) if protocol == "pytorchvideo" else num_clips)
-        return np.stack([reader.clip(step * k) for k in range(num_clips)])
+            starts = _even_starts(largest, num_clips)
+        else:  # the peer's test starts: Δ·k/K (PySlowFast, pytorchvideo 0.1.5), Δ·k/(K−1) (pytorchvideo main)
+            divisor = max(num_clips - 1, 1) if protocol == "pytorchvideo" else num_clips
+            starts = [largest * k / divisor for k in range(num_clips)]
+        return np.stack([reader.clip(start) for start in starts])
     if protocol == "mmaction2":  # file frames: mmaction2 scales the clip instead of resampling the video
         base_clips = num_clips // 2 if spec.twice_sample else num_clips
         return mmaction2_clip_indices(info.num_frames, spec.num_frames, spec.sampling_rate, base_clips,
@@ -126,7 +121,7 @@ def train_clip_indices(spec: ClipSpec, info: VideoInfo, rng: np.random.Generator
     return frames[random_clip_indices(frames.size, spec.num_frames, spec.sampling_rate, rng, spec.train_short_video)]
 
 
-def _even_starts(largest, num_clips: int) -> list:
+def _even_starts(largest: float | Fraction, num_clips: int) -> list:
     """Starts from 0 to ``largest`` in equal steps; one clip starts at ``largest / 2`` (the centre)."""
     if num_clips == 1:
         return [largest / 2]
