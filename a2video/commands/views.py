@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from a2video.data.clips import ClipSpec, ClipSpecError
+from a2video.data.clips import ClipSpec
 from a2video.data.decoding import VideoDecodeError
 from a2video.data.views import describe_test_views
-from a2video.errors import A2VideoError, ConfigError
+from a2video.errors import A2VideoError
 from a2video.files import atomic_write_text, check_writable
-from a2video.inference.runner import CLIP_OPTIONS, add_clip_arguments
+from a2video.inference.runner import add_clip_arguments, view_spec
+from a2video.models.trained import load_trained
 
 
 def configure_views(parser: argparse.ArgumentParser) -> None:
@@ -34,12 +35,7 @@ def run_views(args: argparse.Namespace) -> None:
     """
     if args.json:
         check_writable(args.json, option="--json")
-    base = _checkpoint_clip(args.checkpoint) if args.checkpoint else ClipSpec()
-    changes = {name: getattr(args, name) for name in CLIP_OPTIONS}
-    try:
-        clip = base.with_values(**changes)
-    except ClipSpecError as error:
-        raise ConfigError(str(error)) from None
+    clip = view_spec(load_trained(args.checkpoint) if args.checkpoint else ClipSpec(), args)
     described, failed = [], []
     for path in args.videos:
         try:
@@ -58,9 +54,3 @@ def run_views(args: argparse.Namespace) -> None:
         raise A2VideoError(f"{len(failed)} of {len(args.videos)} videos could not be read: {', '.join(failed[:3])}"
                            + (" ..." if len(failed) > 3 else ""))
 
-
-def _checkpoint_clip(source: str) -> ClipSpec:
-    """The clip spec a checkpoint's test used (from the weights' preprocessing where none was saved)."""
-    from a2video.models.trained import load_trained
-
-    return load_trained(source).clip

@@ -23,10 +23,10 @@ the frames it returns and their size agree with the probe, PyAV otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 

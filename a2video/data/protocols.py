@@ -154,8 +154,7 @@ class SlowFastReader:
         fps = self.header.average_rate or info.fps or 30.0
         self.clip_size = spec.sampling_rate * spec.num_frames / (spec.target_fps or fps) * fps
         self.num_frames = spec.num_frames
-        self.decode_all = (spec.protocol == "slowfast-decode-all" or self.header.duration is None
-                           or self.header.frames <= 0)
+        self.decode_all = slowfast_decodes_all(spec.protocol, self.header)
         self.size = info.num_frames if self.decode_all else self.header.frames  # what get_start_end_idx counts
 
     def largest_start(self) -> float:
@@ -173,8 +172,13 @@ class SlowFastReader:
         if first >= self.pts.size:  # PySlowFast gets no frame and gives up on the video; show the last
             first = self.pts.size - 1
         last = min(int(np.searchsorted(self.pts, end_pts, side="right")), self.pts.size - 1)  # one past the end
-        last = max(last, first)
         return first + _linspace_floor(0, self.clip_size - 1, self.num_frames, last - first)
+
+
+def slowfast_decodes_all(protocol: str, header: StreamHeader) -> bool:
+    """Whether PySlowFast's reader decodes every frame: ``slowfast-decode-all``, or a header
+    without a duration (MKV, WebM) or a frame count (its selective path would divide by zero)."""
+    return protocol == "slowfast-decode-all" or header.duration is None or header.frames <= 0
 
 
 class PytorchvideoReader:

@@ -15,7 +15,7 @@ from typing import Any
 from a2video.data.clips import ClipSpec
 from a2video.data.datasets import eval_transform
 from a2video.data.decoding import probe_video
-from a2video.data.protocols import SLOWFAST, SlowFastReader, eval_clip_indices, stream_header
+from a2video.data.protocols import SLOWFAST, eval_clip_indices, slowfast_decodes_all, stream_header
 from a2video.data.transforms import crop_offsets, short_side_size
 
 
@@ -88,7 +88,7 @@ def describe_test_views(path: str | os.PathLike, clip: ClipSpec) -> VideoViews:
     resized = short_side_size(info.height, info.width, transform.short_side, transform.rounding)
     decoding = "-"
     if clip.protocol in SLOWFAST:
-        decoding = "all" if SlowFastReader(clip, info).decode_all else "selective"
+        decoding = "all" if slowfast_decodes_all(clip.protocol, header) else "selective"
     return VideoViews(
         path=str(path), protocol=clip.protocol, frames_shown=info.num_frames, header_frames=header.frames,
         header_duration_s=None if header.duration is None else header.duration * numerator / denominator,

@@ -64,11 +64,13 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     add_threads_argument(parser)
 
 
-def view_spec(trained: TrainedModel, args: argparse.Namespace) -> ClipSpec:
-    """The checkpoint's clip spec (how its test sampled) with the options given on the command line."""
+def view_spec(trained: TrainedModel | ClipSpec, args: argparse.Namespace) -> ClipSpec:
+    """The checkpoint's clip spec (how its test sampled), or a given one, with the options given on
+    the command line."""
+    base = trained if isinstance(trained, ClipSpec) else trained.clip
     changes = {name: getattr(args, name, None) for name in CLIP_OPTIONS}
     try:
-        return trained.clip.with_values(**changes)
+        return base.with_values(**changes)
     except ClipSpecError as error:
         given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in changes.items() if v is not None)
         raise ConfigError(f"{error} ({given or 'the clip settings saved in the checkpoint'})") from None
